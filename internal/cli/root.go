@@ -1,0 +1,83 @@
+// Package cli builds safehub's command tree: one file per command, each with
+// a constructor that takes no global state so commands can be tested with
+// SetArgs/SetOut.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes shared by every command (DESIGN.md's contract for scan).
+const (
+	ExitOK       = 0
+	ExitFindings = 1 // scan: something unsafe or unknown; guard status: not active
+	ExitError    = 2 // usage or I/O error
+)
+
+// ExitError carries a specific exit code out of a command. A command that
+// wants exit 1 without printing an error returns ExitError{Code: 1}.
+type exitError struct {
+	Code int
+	Err  error // may be nil: the command already said what it had to say
+}
+
+func (e *exitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.Err }
+
+// withCode wraps err so that Main exits with code.
+func withCode(code int, err error) error { return &exitError{Code: code, Err: err} }
+
+// NewRootCmd returns the safehub command tree.
+func NewRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "safehub",
+		Short: "Keep pickle-based model files from running code on a shared server",
+		Long: `safehub makes a shared GPU server safe from pickle-based model files.
+
+  safehub serve    a Hugging Face Hub gateway for HF_ENDPOINT that refuses pickles
+  safehub scan     the same content scanner, for files already on disk
+  safehub guard    a tripwire in Python that stops torch.load of downloaded pickles
+  safehub policy   check a policy file, or explain a decision`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(
+		newServeCmd(),
+		newScanCmd(),
+		newGuardCmd(),
+		newPolicyCmd(),
+		newVersionCmd(),
+	)
+	return root
+}
+
+// Main runs the command tree with args and returns the process exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	root := NewRootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			fmt.Fprintln(stderr, "safehub:", ee.Err)
+		}
+		return ee.Code
+	}
+	fmt.Fprintln(stderr, "safehub:", err)
+	return ExitError
+}
