@@ -1,0 +1,115 @@
+package upstream
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/safehub/safehub/internal/hubapi"
+)
+
+// ResolveMeta asks the upstream for a file's metadata with a HEAD on its
+// resolve URL, following the Hub's redirects on the gateway's side:
+// relative 307s to resolve-cache or a renamed repo (token kept), and the
+// absolute 302 of an LFS file to its CDN, whose metadata is on the 302
+// itself (hub-protocol.md section 6.1). The returned meta remembers where
+// the bytes are; the user never sees that location.
+func (c *Client) ResolveMeta(ctx context.Context, t hubapi.RepoType, repo, rev, path, auth string, h http.Header) (*FileMeta, error) {
+	ctx, cancel := context.WithTimeout(ctx, HeaderTimeout)
+	defer cancel()
+	u := *c.base
+	p := hubapi.ResolvePath(t, repo, rev, path)
+	u.RawPath, u.Path = p, mustUnescape(p)
+	for hop := 0; ; hop++ {
+		resp, err := c.send(ctx, http.MethodHead, &u, auth, h, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode >= 400:
+			return nil, ErrorFrom(resp)
+		case resp.StatusCode >= 300:
+			loc, err := location(&u, resp)
+			if err != nil {
+				return nil, err
+			}
+			// An LFS redirect carries the metadata; the bytes are at loc.
+			if m, ok := metaFrom(resp); ok && (resp.Header.Get("X-Linked-Etag") != "" || !c.sameHost(loc)) {
+				m.byteURL = loc
+				return m, nil
+			}
+			if hop >= MaxRedirects {
+				return nil, &Error{Status: http.StatusBadGateway, Msg: "upstream redirected too many times"}
+			}
+			u = *loc
+		default:
+			m, ok := metaFrom(resp)
+			if !ok {
+				return nil, &Error{Status: http.StatusBadGateway, Msg: "upstream answer for " + path + " lacks X-Repo-Commit, ETag or size"}
+			}
+			m.byteURL = &u
+			return m, nil
+		}
+	}
+}
+
+// location resolves a redirect's Location against the URL that was asked.
+func location(base *url.URL, resp *http.Response) (*url.URL, error) {
+	l := resp.Header.Get("Location")
+	if l == "" {
+		return nil, &Error{Status: http.StatusBadGateway, Msg: "upstream redirect without Location"}
+	}
+	loc, err := base.Parse(l)
+	if err != nil || (loc.Scheme != "http" && loc.Scheme != "https") {
+		return nil, &Error{Status: http.StatusBadGateway, Msg: "upstream redirect to an unusable location"}
+	}
+	return loc, nil
+}
+
+func mustUnescape(p string) string {
+	s, err := url.PathUnescape(p)
+	if err != nil {
+		return p
+	}
+	return s
+}
+
+// FetchBytes GETs a file's bytes from where ResolveMeta found them. rangeHdr
+// ("bytes=a-b") may be empty. The token goes only to the upstream host, never
+// to a CDN. The caller must close the body; reads stall-fail after
+// IdleTimeout without progress.
+func (c *Client) FetchBytes(ctx context.Context, m *FileMeta, auth, rangeHdr string) (*http.Response, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	h := http.Header{}
+	if rangeHdr != "" {
+		h.Set("Range", rangeHdr)
+	}
+	u := *m.byteURL
+	for hop := 0; ; hop++ {
+		resp, err := c.send(ctx, http.MethodGet, &u, auth, h, nil)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		switch {
+		case resp.StatusCode >= 400:
+			cancel()
+			return nil, ErrorFrom(resp)
+		case resp.StatusCode >= 300:
+			resp.Body.Close()
+			loc, err := location(&u, resp)
+			if err != nil || hop >= MaxRedirects {
+				cancel()
+				if err == nil {
+					err = &Error{Status: http.StatusBadGateway, Msg: "upstream redirected too many times"}
+				}
+				return nil, err
+			}
+			u = *loc
+		default:
+			resp.Body = newIdleReader(resp.Body, IdleTimeout, cancel)
+			return resp, nil
+		}
+	}
+}
