@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""Gateway throughput benchmark (not a test): safehub vs nginx proxy_pass.
+
+Serves one 1 GiB safetensors file from the Hub simulator's CDN listener and
+downloads it through `safehub serve` (which resolves it on the simulated Hub,
+checks its header and streams it from the CDN) and through Debian's nginx
+proxying the same CDN URL. Rounds alternate between the two so both see the
+same machine state. Reports median throughputs, their ratio, and safehub's
+peak RSS during 8 parallel downloads. Writes bench/out/gateway-results.md.
+
+Usage: python3 bench/gateway/bench.py [--size-mib 1024] [--rounds 5]
+Needs: go, curl, nginx (apt-get install nginx-light).
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUT = os.path.join(ROOT, "bench", "out")
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_port(host, port, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+def make_safetensors(path, size):
+    """A valid safetensors file of exactly `size` bytes (sparse zeros)."""
+    # Solve 8 + len(header) + body == size, with body the U8 tensor's bytes.
+    for hl in range(64, 256, 8):
+        body = size - 8 - hl
+        h = json.dumps({"w": {"dtype": "U8", "shape": [body], "data_offsets": [0, body]}}, separators=(",", ":"))
+        if len(h) <= hl:
+            header = h + " " * (hl - len(h))
+            break
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(header)))
+        f.write(header.encode())
+        f.truncate(size)
+
+
+def curl(url, out=os.devnull):
+    r = subprocess.run(["curl", "-sS", "--noproxy", "*", "-o", out, "-w", "%{http_code} %{size_download} %{time_total}", url],
+                       capture_output=True, text=True, check=True)
+    code, size, secs = r.stdout.split()
+    if code != "200":
+        sys.exit(f"{url}: HTTP {code}")
+    return int(size), float(secs)
+
+
+def parallel(url, n):
+    results = [None] * n
+    def one(i):
+        results[i] = curl(url)
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    total = sum(r[0] for r in results)
+    return total / wall, results
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size-mib", type=int, default=1024)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--parallel", type=int, default=8)
+    args = ap.parse_args()
+    for tool in ("go", "curl", "nginx"):
+        if not shutil.which(tool) and not os.path.exists("/usr/sbin/nginx"):
+            sys.exit(f"{tool} not found (apt-get install nginx-light curl)")
+    os.makedirs(OUT, exist_ok=True)
+    bins = os.path.join(OUT, "bin")
+    subprocess.run(["go", "build", "-o", bins + "/", "./cmd/safehub", "./test/hubsim/cmd/hubsim"], cwd=ROOT, check=True)
+    work = tempfile.mkdtemp(prefix="safehub-bench-")
+    procs = []
+    try:
+        repo = os.path.join(work, "repos", "models", "bench", "big")
+        os.makedirs(repo)
+        size = args.size_mib << 20
+        make_safetensors(os.path.join(repo, "model.safetensors"), size)
+        sim = subprocess.Popen([os.path.join(bins, "hubsim"), "--repos", os.path.join(work, "repos")],
+                               stdout=subprocess.PIPE, text=True)
+        procs.append(sim)
+        urls = json.loads(sim.stdout.readline())
+        # The CDN URL of the file: where the Hub's 302 points.
+        req = urllib.request.Request(urls["hub"] + "/bench/big/resolve/main/model.safetensors", method="HEAD")
+        opener = urllib.request.build_opener(NoRedirect, urllib.request.ProxyHandler({}))
+        try:
+            opener.open(req, timeout=120)
+            sys.exit("simulator did not redirect to its CDN")
+        except urllib.error.HTTPError as e:
+            cdn_url = e.headers["Location"]
+        cdn = urllib.parse.urlsplit(cdn_url)
+
+        gw_port = free_port()
+        gw = subprocess.Popen([os.path.join(bins, "safehub"), "serve", "--listen", f"127.0.0.1:{gw_port}",
+                               "--upstream", urls["hub"], "--cache-dir", os.path.join(work, "cache")],
+                              stderr=subprocess.DEVNULL)
+        procs.append(gw)
+        wait_port("127.0.0.1", gw_port)
+
+        ng_port = free_port()
+        conf = os.path.join(work, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""worker_processes auto; daemon off; pid {work}/nginx.pid; error_log {work}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off; client_body_temp_path {work}/ngx-body; proxy_temp_path {work}/ngx-proxy;
+  fastcgi_temp_path {work}/ngx-fcgi; uwsgi_temp_path {work}/ngx-uwsgi; scgi_temp_path {work}/ngx-scgi;
+  server {{ listen 127.0.0.1:{ng_port};
+    location / {{ proxy_pass {cdn.scheme}://{cdn.netloc}; proxy_http_version 1.1; }} }}
+}}
+""")
+        ng = subprocess.Popen(["/usr/sbin/nginx", "-c", conf], stderr=subprocess.DEVNULL)
+        procs.append(ng)
+        wait_port("127.0.0.1", ng_port)
+
+        via_safehub = f"http://127.0.0.1:{gw_port}/bench/big/resolve/main/model.safetensors"
+        via_nginx = f"http://127.0.0.1:{ng_port}{cdn.path}?{cdn.query}"
+        curl(via_safehub)  # warm: simulator hashes the file once, page cache filled
+        curl(via_nginx)
+
+        single = {"safehub": [], "nginx": []}
+        for _ in range(args.rounds):
+            for name, url in (("safehub", via_safehub), ("nginx", via_nginx)):
+                n, secs = curl(url)
+                assert n == size, f"{name} sent {n} bytes, want {size}"
+                single[name].append(n / secs)
+
+        peak = [0]
+        stop = threading.Event()
+        def sample():
+            while not stop.is_set():
+                peak[0] = max(peak[0], rss_kib(gw.pid))
+                time.sleep(0.02)
+        par = {}
+        for name, url in (("nginx", via_nginx), ("safehub", via_safehub)):
+            if name == "safehub":
+                sampler = threading.Thread(target=sample)
+                sampler.start()
+            par[name], _ = parallel(url, args.parallel)
+        stop.set()
+        sampler.join()
+
+        med = {k: statistics.median(v) for k, v in single.items()}
+        mb = 1 << 20
+        lines = [
+            f"# Gateway benchmark ({args.size_mib} MiB file, {args.rounds} alternating rounds, {os.cpu_count()} cores)",
+            "",
+            "| path | single download (median) | {} parallel (aggregate) |".format(args.parallel),
+            "|---|---|---|",
+            f"| safehub serve (HEAD on hub, header scan, stream from CDN, sha256 check) | {med['safehub']/mb:.0f} MiB/s | {par['safehub']/mb:.0f} MiB/s |",
+            f"| nginx proxy_pass to the CDN | {med['nginx']/mb:.0f} MiB/s | {par['nginx']/mb:.0f} MiB/s |",
+            "",
+            f"safehub/nginx throughput ratio: single {med['safehub']/med['nginx']:.2f}, parallel {par['safehub']/par['nginx']:.2f}",
+            f"safehub peak RSS during {args.parallel} parallel downloads: {peak[0]/1024:.1f} MiB",
+        ]
+        report = "\n".join(lines) + "\n"
+        print(report)
+        with open(os.path.join(OUT, "gateway-results.md"), "w") as f:
+            f.write(report)
+    finally:
+        for p in reversed(procs):
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k):
+        return None
+
+
+if __name__ == "__main__":
+    main()

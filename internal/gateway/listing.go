@@ -1,0 +1,173 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/safehub/safehub/internal/hubapi"
+	"github.com/safehub/safehub/internal/upstream"
+)
+
+const maxPathsInfoForm = 1 << 20
+
+// serveRepoInfo relays /api/{t}/{repo}[/revision/{rev}] with refused files
+// removed from siblings and every Xet hash removed.
+func (g *Gateway) serveRepoInfo(w http.ResponseWriter, r *http.Request, rt hubapi.Route, rec *requestLog) {
+	if !g.allowed(g.pol.Repo(repoType(rt.Type), rt.Repo), rec) {
+		g.refuseRepo(w, rec.last)
+		return
+	}
+	g.relayJSON(w, r, rec, upstream.Request{
+		Method:   http.MethodGet,
+		Path:     hubapi.RepoInfoPath(rt.Type, rt.Repo, rt.Rev),
+		RawQuery: r.URL.RawQuery,
+	}, func(v any) any { return g.filterRepoInfo(v, rt.Type, rt.Repo) })
+}
+
+// serveListing relays tree pages and paths-info answers, filtered.
+func (g *Gateway) serveListing(w http.ResponseWriter, r *http.Request, rt hubapi.Route, rec *requestLog) {
+	if !g.allowed(g.pol.Repo(repoType(rt.Type), rt.Repo), rec) {
+		g.refuseRepo(w, rec.last)
+		return
+	}
+	req := upstream.Request{Method: http.MethodGet, RawQuery: r.URL.RawQuery}
+	if rt.Kind == hubapi.KindTree {
+		req.Path = hubapi.TreePath(rt.Type, rt.Repo, rt.Rev, rt.Path)
+	} else {
+		form, err := io.ReadAll(io.LimitReader(r.Body, maxPathsInfoForm+1))
+		if err != nil || len(form) > maxPathsInfoForm {
+			writeError(w, http.StatusRequestEntityTooLarge, "", "safehub: paths-info form too large or unreadable", "")
+			return
+		}
+		req.Method = http.MethodPost
+		req.Path = hubapi.PathsInfoPath(rt.Type, rt.Repo, rt.Rev)
+		req.Body = bytes.NewReader(form)
+		req.Header = http.Header{"Content-Type": {r.Header.Get("Content-Type")}}
+	}
+	g.relayJSON(w, r, rec, req, func(v any) any { return g.filterEntries(v, rt.Type, rt.Repo) })
+}
+
+// relayJSON sends req upstream with the client's token and answers with the
+// JSON body passed through filter. The body is re-encoded, so
+// Content-Length is recomputed and the upstream's ETag and X-Total-Count
+// (which describe the unfiltered body) are dropped.
+func (g *Gateway) relayJSON(w http.ResponseWriter, r *http.Request, rec *requestLog, req upstream.Request, filter func(any) any) {
+	req.Auth = r.Header.Get("Authorization")
+	req.Header = mergeHeaders(req.Header, clientHeaders(r))
+	ctx, cancel := context.WithTimeout(r.Context(), upstream.APITimeout)
+	defer cancel()
+	resp, err := g.up.Do(ctx, req)
+	if err != nil {
+		rec.decision = "upstream-error"
+		writeUpstreamError(w, err)
+		return
+	}
+	if resp.StatusCode >= 300 {
+		rec.decision = "upstream-error"
+		writeUpstreamError(w, upstream.ErrorFrom(resp))
+		return
+	}
+	defer resp.Body.Close()
+	v, err := decodeJSON(resp.Body)
+	if err != nil {
+		rec.decision = "upstream-error"
+		writeError(w, http.StatusBadGateway, "", "safehub: "+err.Error(), "")
+		return
+	}
+	out, err := encodeJSON(filter(stripXet(v)))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "", "safehub: re-encoding a listing failed", "")
+		return
+	}
+	copyAPIHeaders(w.Header(), resp.Header, g.up.Base(), origin(r))
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	w.WriteHeader(resp.StatusCode)
+	rec.bytes = int64(len(out))
+	if r.Method != http.MethodHead {
+		w.Write(out)
+	}
+}
+
+func mergeHeaders(a, b http.Header) http.Header {
+	out := a.Clone()
+	if out == nil {
+		out = http.Header{}
+	}
+	for k, vs := range b {
+		out[k] = vs
+	}
+	return out
+}
+
+var errTooLarge = errors.New("upstream JSON answer is larger than the gateway accepts")
+
+// decodeJSON reads at most upstream.MaxJSONBody bytes; numbers stay exact.
+func decodeJSON(r io.Reader) (any, error) {
+	data, err := io.ReadAll(io.LimitReader(r, upstream.MaxJSONBody+1))
+	if err != nil {
+		return nil, errors.New("reading upstream answer: " + err.Error())
+	}
+	if len(data) > upstream.MaxJSONBody {
+		return nil, errTooLarge
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, errors.New("upstream answered malformed JSON")
+	}
+	return v, nil
+}
+
+func encodeJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// repoInfo is what a refusal needs to know about a repo at a revision.
+type repoInfo struct {
+	sha   string
+	files []string
+}
+
+// fetchRepoInfo reads the commit and file names of a repo at rt.Rev with
+// the user's token.
+func (g *Gateway) fetchRepoInfo(ctx context.Context, rt hubapi.Route, auth string) (*repoInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, upstream.APITimeout)
+	defer cancel()
+	resp, err := g.up.Do(ctx, upstream.Request{Method: http.MethodGet, Path: hubapi.RepoInfoPath(rt.Type, rt.Repo, rt.Rev), Auth: auth})
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		return nil, upstream.ErrorFrom(resp)
+	}
+	defer resp.Body.Close()
+	v, err := decodeJSON(resp.Body)
+	if err != nil {
+		return nil, &upstream.Error{Status: http.StatusBadGateway, Msg: err.Error()}
+	}
+	obj, _ := v.(map[string]any)
+	info := &repoInfo{}
+	info.sha, _ = obj["sha"].(string)
+	sibs, _ := obj["siblings"].([]any)
+	for _, s := range sibs {
+		if m, ok := s.(map[string]any); ok {
+			if f, ok := m["rfilename"].(string); ok {
+				info.files = append(info.files, f)
+			}
+		}
+	}
+	return info, nil
+}

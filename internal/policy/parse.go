@@ -1,0 +1,257 @@
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Limits on a policy file. Policy files are written by admins, but the
+// parser must not fall over on a wrong file passed by mistake.
+const (
+	MaxPolicyBytes  = 1 << 20 // a policy is a few KB; 1 MiB is surely the wrong file
+	MaxRules        = 10000
+	MaxPatternBytes = 1024
+	MaxReasonBytes  = 300
+)
+
+// Error is one problem in a policy file, with its line (0 when unknown).
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// Errors is every problem found in a policy file, in line order. Parse
+// reports all of them at once so an admin fixes a file in one round.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Load reads and parses a policy file. Errors name the file and the line:
+// "policy.yaml:7: unknown key \"fils\" in a rule".
+func Load(path string) (*Policy, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxPolicyBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return Parse(data, path)
+}
+
+// Parse parses a policy file's bytes; filename is used in messages only.
+// On failure the error is an Errors value listing every problem.
+func Parse(data []byte, filename string) (*Policy, error) {
+	name := filename
+	if name == "" {
+		name = "policy"
+	}
+	if len(data) > MaxPolicyBytes {
+		return nil, Errors{{File: name, Msg: fmt.Sprintf("file is larger than %d bytes; is it really a policy?", MaxPolicyBytes)}}
+	}
+	var raw rawPolicy
+	errs, fatal := decode(data, name, &raw)
+	if fatal {
+		return nil, errs
+	}
+	p, verrs := compile(&raw, name, ruleLines(data))
+	errs = append(errs, verrs...)
+	if len(errs) > 0 {
+		sortErrors(errs)
+		return nil, errs
+	}
+	p.source = filename
+	return p, nil
+}
+
+// decode runs the strict YAML decoder. Type errors and unknown keys do not
+// stop decoding, so they are returned together with fatal=false and the
+// values that did decode are validated too; syntax errors are fatal.
+func decode(data []byte, name string, raw *rawPolicy) (errs Errors, fatal bool) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true) // a misspelt key is an error, not silently ignored
+	err := dec.Decode(raw)
+	if errors.Is(err, io.EOF) {
+		return nil, false // empty file or only comments: the default policy
+	}
+	var te *yaml.TypeError
+	switch {
+	case errors.As(err, &te):
+		for _, msg := range te.Errors {
+			errs = append(errs, convertTypeError(name, msg))
+		}
+	case err != nil:
+		return Errors{convertSyntaxError(name, err)}, true
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		errs = append(errs, &Error{File: name, Msg: "only one YAML document is allowed (remove the second '---')"})
+	}
+	return errs, false
+}
+
+var (
+	reSyntax     = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	reLine       = regexp.MustCompile(`^line (\d+): (.*)$`)
+	reUnknownKey = regexp.MustCompile(`^field (.+) not found in type policy\.(\w+)$`)
+	reDupKey     = regexp.MustCompile(`^mapping key "(.*)" already defined at line (\d+)$`)
+	reUnmarshal  = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `(.*)`)? into (.+)$")
+)
+
+func convertSyntaxError(name string, err error) *Error {
+	msg := err.Error()
+	if m := reSyntax.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{File: name, Line: line, Msg: "YAML syntax: " + m[2]}
+	}
+	return &Error{File: name, Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// convertTypeError rewrites one of yaml's "line N: ..." messages into words
+// an admin can act on.
+func convertTypeError(name, msg string) *Error {
+	e := &Error{File: name, Msg: msg}
+	m := reLine.FindStringSubmatch(msg)
+	if m == nil {
+		return e
+	}
+	e.Line, _ = strconv.Atoi(m[1])
+	e.Msg = m[2]
+	if k := reUnknownKey.FindStringSubmatch(m[2]); k != nil {
+		e.Msg = unknownKeyMessage(k[1], k[2])
+	} else if k := reDupKey.FindStringSubmatch(m[2]); k != nil {
+		e.Msg = fmt.Sprintf("key %q appears twice (first at line %s)", k[1], k[2])
+	} else if k := reUnmarshal.FindStringSubmatch(m[2]); k != nil {
+		got := tagWords[k[1]]
+		if got == "" {
+			got = k[1]
+		}
+		if k[2] != "" {
+			got += fmt.Sprintf(" %q", k[2])
+		}
+		want := typeWords[k[3]]
+		if want == "" {
+			want = k[3]
+		}
+		e.Msg = fmt.Sprintf("expected %s, got %s", want, got)
+	}
+	return e
+}
+
+var tagWords = map[string]string{
+	"str": "the string", "int": "the number", "float": "the number", "bool": "the boolean",
+	"map": "a mapping", "seq": "a list", "null": "nothing", "binary": "binary data", "timestamp": "the date",
+}
+
+var typeWords = map[string]string{
+	"string":            "a string",
+	"bool":              "true or false",
+	"[]policy.rawRule":  "a list of rules",
+	"policy.rawRule":    "a rule (a mapping with name, action, repos, files, ...)",
+	"policy.rawPolicy":  "a mapping of policy keys (mode, rules, ...)",
+	"policy.stringList": "a string or a list of strings",
+}
+
+// Keys of each YAML mapping, for unknown-key messages.
+var (
+	policyKeys = []string{"mode", "weights_only_pickles", "defaults", "scan_profile", "rules"}
+	ruleKeys   = []string{"name", "action", "repos", "repo_types", "files", "reason", "weights_only_pickles"}
+)
+
+func unknownKeyMessage(key, typ string) string {
+	where, known := "at the top level", policyKeys
+	if typ == "rawRule" {
+		where, known = "in a rule", ruleKeys
+	}
+	msg := fmt.Sprintf("unknown key %q %s", key, where)
+	if s := closest(key, known); s != "" {
+		return msg + fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return msg + " (known keys: " + strings.Join(known, ", ") + ")"
+}
+
+// closest returns the known key within edit distance 2 of key, if any.
+func closest(key string, known []string) string {
+	best, bestDist := "", 3
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(key), k); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 99 // long keys are not typos of ours; keep the cost bounded
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// ruleLines returns the line of each item of the top-level "rules" list, so
+// that a rule-wide error (no name, no action) points at its rule.
+func ruleLines(data []byte) []int {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "rules" && root.Content[i+1].Kind == yaml.SequenceNode {
+			var lines []int
+			for _, item := range root.Content[i+1].Content {
+				lines = append(lines, item.Line)
+			}
+			return lines
+		}
+	}
+	return nil
+}
+
+func sortErrors(errs Errors) {
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+}
