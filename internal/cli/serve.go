@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -79,14 +80,14 @@ func runServe(ctx context.Context, o serveOptions, stderr interface{ Write([]byt
 			return withCode(ExitError, err)
 		}
 	}
-	up, desc, err := openUpstream(o.upstream)
-	if err != nil {
-		return withCode(ExitError, err)
-	}
 	if o.cacheDir != "" {
 		if err := os.MkdirAll(o.cacheDir, 0o700); err != nil {
 			return withCode(ExitError, fmt.Errorf("cache dir: %w", err))
 		}
+	}
+	up, desc, err := openUpstream(ctx, o.upstream, o.cacheDir, log)
+	if err != nil {
+		return withCode(ExitError, err)
 	}
 	gw, err := gateway.New(gateway.Config{Upstream: up, Policy: pol, Logger: log})
 	if err != nil {
@@ -128,8 +129,11 @@ func runServe(ctx context.Context, o serveOptions, stderr interface{ Write([]byt
 }
 
 // openUpstream returns a client for a URL, or for a mirror folder served
-// in process. desc names it for the log without any credentials.
-func openUpstream(spec string) (*upstream.Client, string, error) {
+// in process. desc names it for the log without any credentials. A mirror
+// hashes its files in the background from start-up, so no client's first
+// HEAD waits for a large file's sha256; with a cache dir the digests
+// survive restarts.
+func openUpstream(ctx context.Context, spec, cacheDir string, log *slog.Logger) (*upstream.Client, string, error) {
 	if strings.HasPrefix(spec, "http://") || strings.HasPrefix(spec, "https://") {
 		c, err := upstream.New(spec, nil)
 		if err != nil {
@@ -143,7 +147,17 @@ func openUpstream(spec string) (*upstream.Client, string, error) {
 	if err != nil || !st.IsDir() {
 		return nil, "", fmt.Errorf("upstream %q is neither an http(s) URL nor a folder", spec)
 	}
-	h, err := mirror.New(spec)
+	opts := []mirror.Option{mirror.WithWarmup(ctx, func(err error) {
+		if err != nil && ctx.Err() == nil {
+			log.Warn("mirror warm-up failed", "err", err)
+		} else if err == nil {
+			log.Info("mirror files hashed", "folder", spec)
+		}
+	})}
+	if cacheDir != "" {
+		opts = append(opts, mirror.WithDigestFile(filepath.Join(cacheDir, "mirror-digests.jsonl")))
+	}
+	h, err := mirror.New(spec, opts...)
 	if err != nil {
 		return nil, "", fmt.Errorf("mirror %s: %w", spec, err)
 	}
