@@ -139,7 +139,7 @@ def main():
         ng_port = free_port()
         conf = os.path.join(work, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(f"""worker_processes auto; daemon off; pid {work}/nginx.pid; error_log {work}/nginx-error.log;
+            f.write(f"""{"user root root; " if os.geteuid() == 0 else ""}worker_processes auto; daemon off; pid {work}/nginx.pid; error_log {work}/nginx-error.log;
 events {{ worker_connections 1024; }}
 http {{
   access_log off; client_body_temp_path {work}/ngx-body; proxy_temp_path {work}/ngx-proxy;

@@ -46,7 +46,9 @@ type env struct {
 	files map[string][]byte // "org/name/path" → bytes
 }
 
-func writeFile(t *testing.T, root, rel string, data []byte) {
+func writeFile(t *testing.T, root, rel string, data []byte) { writeFileTB(t, root, rel, data) }
+
+func writeFileTB(t testing.TB, root, rel string, data []byte) {
 	t.Helper()
 	p := filepath.Join(root, filepath.FromSlash(rel))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
