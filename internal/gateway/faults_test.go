@@ -227,10 +227,10 @@ func TestCorruptFullTransferIsCutByDigest(t *testing.T) {
 	}
 }
 
-// BUG: metaFrom ignores the ParseInt error of X-Linked-Size, so a malformed
+// Regression (found in review, fixed): metaFrom ignores the ParseInt error of X-Linked-Size, so a malformed
 // size becomes 0 and the gateway answers a complete, empty 200 without
 // fetching or verifying a byte.
-func TestBug_MalformedLinkedSizeServedAsEmptyFile(t *testing.T) {
+func TestRegression_MalformedLinkedSizeServedAsEmptyFile(t *testing.T) {
 	data := []byte(`{"model_type":"demo"}`)
 	up := httptest.NewServer(&fakeFile{name: "config.json", full: data, ranged: data, etagOf: data,
 		commit: strings.Repeat("b", 40), sizeHeader: "21 bytes"})
@@ -335,7 +335,7 @@ func TestUpstream5xxIsRelayedWithMessage(t *testing.T) {
 // file is relayed as is, so hf_hub_download raises the misleading
 // LocalEntryNotFoundError ("check your connection"); 4xx relays also get
 // no X-Error-Message (only >= 500 get one).
-func TestBug_CodelessUpstream4xxOnFileRelayedCodeless(t *testing.T) {
+func TestRegression_CodelessUpstream4xxOnFileRelayedCodeless(t *testing.T) {
 	files := map[string][]byte{
 		"models/org/m403/config.json": []byte(`{}`),
 		"models/org/m404/config.json": []byte(`{}`),
@@ -458,7 +458,7 @@ func TestSizeLimitIsHuggingFaceHubs(t *testing.T) {
 // upstream that answers another range than asked (a misbehaving cache or
 // CDN) gets its bytes relayed under the range the client asked for, and a
 // resumed download is silently corrupted (ranges are not digest-checked).
-func TestBug_Upstream206ForAnotherRangeIsRelayed(t *testing.T) {
+func TestRegression_Upstream206ForAnotherRangeIsRelayed(t *testing.T) {
 	data := []byte(`{"model_type":"demo","padding":"0123456789abcdefghij"}`)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -482,11 +482,11 @@ func TestBug_Upstream206ForAnotherRangeIsRelayed(t *testing.T) {
 	}
 }
 
-// BUG: a CDN error (S3-style 403 AccessDenied for an expired presigned URL,
+// Regression (found in review, fixed): a CDN error (S3-style 403 AccessDenied for an expired presigned URL,
 // 404 NoSuchKey) is relayed to the client as a code-less 403/404 for the
 // file, through the scan-error and stream paths (writeUpstreamError). It is
 // an upstream fault: a 502 with a safehub message would say so.
-func TestBug_CDNErrorRelayedAsCodeless4xx(t *testing.T) {
+func TestRegression_CDNErrorRelayedAsCodeless4xx(t *testing.T) {
 	data := safetensorsBytes(10)
 	sum := sha256.Sum256(data)
 	digest := hex.EncodeToString(sum[:])
@@ -516,5 +516,72 @@ func TestBug_CDNErrorRelayedAsCodeless4xx(t *testing.T) {
 		}
 		hub.Close()
 		cdn.Close()
+	}
+}
+
+// BUG (hardening, low): X-Repo-Commit and ETag become directory and file
+// names in the client's cache (snapshots/{commit}, blobs/{etag}); the
+// gateway relays whatever the upstream says. A broken or hostile mirror
+// answering "../../x" steers huggingface_hub's writes out of its cache.
+// Commits should be 40-hex and etags hex, or the answer a 502.
+func TestRegression_UpstreamCommitIsNotValidated(t *testing.T) {
+	data := []byte(`{}`)
+	up := httptest.NewServer(&fakeFile{name: "config.json", full: data, ranged: data, etagOf: data, commit: "../../../../tmp/escape"})
+	defer up.Close()
+	gw := gatewayOver(t, up.URL)
+	resp, _, err := call(t, "HEAD", gw.URL+"/org/m/resolve/main/config.json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := resp.Header.Get("X-Repo-Commit"); resp.StatusCode == 200 && strings.ContainsAny(c, "./") {
+		t.Errorf("relayed X-Repo-Commit %q, a path for the client's cache", c)
+	}
+}
+
+func TestRangeEdgeCases(t *testing.T) {
+	data := safetensorsBytes(1000)
+	n := len(data)
+	_, gw := startSim(t, map[string][]byte{"models/org/m/model.safetensors": data, "models/org/m/config.json": []byte(`{"k":"v"}`)}, nil)
+	cases := []struct {
+		rng        string
+		status     int
+		start, end int // expected body data[start:end] for 200/206
+	}{
+		{"bytes=0-", 206, 0, n},
+		{"bytes=-10", 206, n - 10, n},
+		{fmt.Sprintf("bytes=-%d", n+50), 206, 0, n},
+		{fmt.Sprintf("bytes=10-%d", n*4), 206, 10, n},
+		{"bytes=0-0", 206, 0, 1},
+		{"bytes=0-1,5-6", 200, 0, n}, // multi-range: answered whole, which RFC 9110 allows
+		{"items=0-5", 200, 0, n},
+		{"bytes=5-2", 416, 0, 0},
+		{"bytes=-0", 416, 0, 0},
+		{fmt.Sprintf("bytes=%d-", n), 416, 0, 0},
+	}
+	for _, c := range cases {
+		resp, body, err := call(t, "GET", gw.URL+"/org/m/resolve/main/model.safetensors", map[string]string{"Range": c.rng})
+		if err != nil {
+			t.Fatalf("%s: %v", c.rng, err)
+		}
+		if resp.StatusCode != c.status {
+			t.Errorf("Range %s: %d, want %d", c.rng, resp.StatusCode, c.status)
+			continue
+		}
+		switch c.status {
+		case 206:
+			want := fmt.Sprintf("bytes %d-%d/%d", c.start, c.end-1, n)
+			if !bytes.Equal(body, data[c.start:c.end]) || resp.Header.Get("Content-Range") != want {
+				t.Errorf("Range %s: Content-Range %q (want %q), %d bytes", c.rng, resp.Header.Get("Content-Range"), want, len(body))
+			}
+		case 200:
+			if !bytes.Equal(body, data) {
+				t.Errorf("Range %s: whole-file answer of %d bytes differs", c.rng, len(body))
+			}
+		case 416:
+			if resp.Header.Get("Content-Range") != fmt.Sprintf("bytes */%d", n) {
+				t.Errorf("Range %s: 416 Content-Range %q", c.rng, resp.Header.Get("Content-Range"))
+			}
+			assertErrorShape(t, "416 "+c.rng, resp)
+		}
 	}
 }

@@ -29,10 +29,23 @@ func (g *Gateway) serveFile(w http.ResponseWriter, r *http.Request, rt hubapi.Ro
 	meta, err := g.up.ResolveMeta(ctx, rt.Type, rt.Repo, rt.Rev, rt.Path, auth, clientHeaders(r))
 	if err != nil {
 		rec.decision = "upstream-error"
-		writeUpstreamError(w, err)
+		g.writeFileUpstreamError(ctx, w, rt, auth, err)
 		return
 	}
 	rec.commit = meta.Commit
+	if meta.Repo != rt.Repo || meta.Type != rt.Type {
+		// The upstream answered for another repo (a rename): the policy
+		// judges the repo that really serves the file.
+		rt.Type, rt.Repo = meta.Type, meta.Repo
+		if !g.allowed(g.pol.Repo(repoType(rt.Type), rt.Repo), rec) {
+			g.refuseRepo(w, rec.last)
+			return
+		}
+		if !g.allowed(g.pol.File(repoType(rt.Type), rt.Repo, rt.Path), rec) {
+			g.refuseFile(ctx, w, rt, auth, rec.last, meta.Commit)
+			return
+		}
+	}
 	if meta.Size > MaxClientFileSize {
 		rec.decision, rec.rule = "refuse", "size-limit"
 		writeError(w, http.StatusNotFound, "EntryNotFound",
@@ -42,7 +55,7 @@ func (g *Gateway) serveFile(w http.ResponseWriter, r *http.Request, rt hubapi.Ro
 	res, err := g.inspect(ctx, rt, meta, auth)
 	if err != nil {
 		rec.decision = "scan-error"
-		writeUpstreamError(w, err)
+		g.writeFileUpstreamError(ctx, w, rt, auth, err)
 		return
 	}
 	rec.verdict = res.Verdict.String()

@@ -120,10 +120,12 @@ func splitLinks(v string) []string {
 	return append(parts, v[start:])
 }
 
-// origin is the gateway's own origin as the client addressed it.
+// origin is the gateway's own origin as the client addressed it. Behind a
+// TLS-terminating proxy, X-Forwarded-Proto says the client spoke https;
+// trusting it only changes the scheme of links given back to that client.
 func origin(r *http.Request) string {
 	scheme := "http"
-	if r.TLS != nil {
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host

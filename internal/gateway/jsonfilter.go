@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"encoding/json"
+
 	"github.com/safehub/safehub/internal/hubapi"
 )
 
@@ -82,6 +84,10 @@ func (g *Gateway) hidden(t hubapi.RepoType, repo, name string, entry map[string]
 	if d := g.pol.File(repoType(t), repo, name); !d.Allow {
 		return true
 	}
+	// Files the client cannot fetch without Xet would abort a snapshot.
+	if entrySize(entry) > MaxClientFileSize {
+		return true
+	}
 	for _, digest := range entryDigests(entry) {
 		if g.verdicts.isRefused(digest, name) {
 			return true
@@ -107,4 +113,24 @@ func entryDigests(m map[string]any) []string {
 		}
 	}
 	return out
+}
+
+// entrySize is the size a listing entry declares ("size", or the LFS size).
+func entrySize(m map[string]any) int64 {
+	var n int64
+	for _, v := range []any{m["size"], lfsField(m, "size")} {
+		if num, ok := v.(json.Number); ok {
+			if x, err := num.Int64(); err == nil && x > n {
+				n = x
+			}
+		}
+	}
+	return n
+}
+
+func lfsField(m map[string]any, k string) any {
+	if lfs, ok := m["lfs"].(map[string]any); ok {
+		return lfs[k]
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/safehub/safehub/internal/hubapi"
@@ -22,11 +23,11 @@ func (g *Gateway) serveRepoInfo(w http.ResponseWriter, r *http.Request, rt hubap
 		g.refuseRepo(w, rec.last)
 		return
 	}
-	g.relayJSON(w, r, rec, upstream.Request{
+	g.relayJSON(w, r, rec, rt, upstream.Request{
 		Method:   http.MethodGet,
 		Path:     hubapi.RepoInfoPath(rt.Type, rt.Repo, rt.Rev),
 		RawQuery: r.URL.RawQuery,
-	}, func(v any) any { return g.filterRepoInfo(v, rt.Type, rt.Repo) })
+	}, g.filterRepoInfo)
 }
 
 // serveListing relays tree pages and paths-info answers, filtered.
@@ -49,19 +50,25 @@ func (g *Gateway) serveListing(w http.ResponseWriter, r *http.Request, rt hubapi
 		req.Body = bytes.NewReader(form)
 		req.Header = http.Header{"Content-Type": {r.Header.Get("Content-Type")}}
 	}
-	g.relayJSON(w, r, rec, req, func(v any) any { return g.filterEntries(v, rt.Type, rt.Repo) })
+	g.relayJSON(w, r, rec, rt, req, g.filterEntries)
 }
 
+// jsonFilter removes what a client must not see from an upstream answer
+// about repo (of type t).
+type jsonFilter func(v any, t hubapi.RepoType, repo string) any
+
 // relayJSON sends req upstream with the client's token and answers with the
-// JSON body passed through filter. The body is re-encoded, so
-// Content-Length is recomputed and the upstream's ETag and X-Total-Count
-// (which describe the unfiltered body) are dropped.
-func (g *Gateway) relayJSON(w http.ResponseWriter, r *http.Request, rec *requestLog, req upstream.Request, filter func(any) any) {
+// JSON body passed through filter. Redirects on the upstream (renamed
+// repos) are followed, and the repo that finally answered is judged by the
+// policy again. The body is re-encoded, so Content-Length is recomputed and
+// the upstream's ETag and X-Total-Count (which describe the unfiltered
+// body) are dropped.
+func (g *Gateway) relayJSON(w http.ResponseWriter, r *http.Request, rec *requestLog, rt hubapi.Route, req upstream.Request, filter jsonFilter) {
 	req.Auth = r.Header.Get("Authorization")
 	req.Header = mergeHeaders(req.Header, clientHeaders(r))
 	ctx, cancel := context.WithTimeout(r.Context(), upstream.APITimeout)
 	defer cancel()
-	resp, err := g.up.Do(ctx, req)
+	resp, final, err := g.up.DoFollow(ctx, req)
 	if err != nil {
 		rec.decision = "upstream-error"
 		writeUpstreamError(w, err)
@@ -69,8 +76,16 @@ func (g *Gateway) relayJSON(w http.ResponseWriter, r *http.Request, rec *request
 	}
 	if resp.StatusCode >= 300 {
 		rec.decision = "upstream-error"
-		writeUpstreamError(w, upstream.ErrorFrom(resp))
+		writeUpstreamError(w, g.up.ErrorFrom(resp))
 		return
+	}
+	if frt, ok := answeredRoute(req.Method, final); ok && frt.Repo != "" && (frt.Repo != rt.Repo || frt.Type != rt.Type) {
+		rt.Type, rt.Repo = frt.Type, frt.Repo
+		if !g.allowed(g.pol.Repo(repoType(rt.Type), rt.Repo), rec) {
+			resp.Body.Close()
+			g.refuseRepo(w, rec.last)
+			return
+		}
 	}
 	defer resp.Body.Close()
 	v, err := decodeJSON(resp.Body)
@@ -79,7 +94,7 @@ func (g *Gateway) relayJSON(w http.ResponseWriter, r *http.Request, rec *request
 		writeError(w, http.StatusBadGateway, "", "safehub: "+err.Error(), "")
 		return
 	}
-	out, err := encodeJSON(filter(stripXet(v)))
+	out, err := encodeJSON(filter(stripXet(v), rt.Type, rt.Repo))
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "", "safehub: re-encoding a listing failed", "")
 		return
@@ -103,6 +118,17 @@ func mergeHeaders(a, b http.Header) http.Header {
 		out[k] = vs
 	}
 	return out
+}
+
+// answeredRoute parses the escaped path that finally answered an API call.
+func answeredRoute(method, escapedPath string) (hubapi.Route, bool) {
+	u := &url.URL{RawPath: escapedPath}
+	var err error
+	if u.Path, err = url.PathUnescape(escapedPath); err != nil {
+		return hubapi.Route{}, false
+	}
+	rt, err := hubapi.Parse(method, u)
+	return rt, err == nil
 }
 
 var errTooLarge = errors.New("upstream JSON answer is larger than the gateway accepts")
@@ -146,12 +172,12 @@ type repoInfo struct {
 func (g *Gateway) fetchRepoInfo(ctx context.Context, rt hubapi.Route, auth string) (*repoInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, upstream.APITimeout)
 	defer cancel()
-	resp, err := g.up.Do(ctx, upstream.Request{Method: http.MethodGet, Path: hubapi.RepoInfoPath(rt.Type, rt.Repo, rt.Rev), Auth: auth})
+	resp, _, err := g.up.DoFollow(ctx, upstream.Request{Method: http.MethodGet, Path: hubapi.RepoInfoPath(rt.Type, rt.Repo, rt.Rev), Auth: auth})
 	if err != nil {
 		return nil, err
 	}
 	if resp.StatusCode >= 300 {
-		return nil, upstream.ErrorFrom(resp)
+		return nil, g.up.ErrorFrom(resp)
 	}
 	defer resp.Body.Close()
 	v, err := decodeJSON(resp.Body)

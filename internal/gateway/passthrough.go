@@ -21,5 +21,5 @@ func (g *Gateway) servePassthrough(w http.ResponseWriter, r *http.Request, rt hu
 	if rt.Kind == hubapi.KindRepoAPI {
 		req.Path = hubapi.RepoAPIPath(rt.Type, rt.Repo, rt.Rest)
 	}
-	g.relayJSON(w, r, rec, req, func(v any) any { return g.filterRepoInfo(v, rt.Type, rt.Repo) })
+	g.relayJSON(w, r, rec, rt, req, g.filterRepoInfo)
 }

@@ -57,11 +57,11 @@ func TestRenamedRepoIsFollowedOnResolve(t *testing.T) {
 	}
 }
 
-// BUG: relayJSON and fetchRepoInfo do not follow the Hub's relative 307 for
+// Regression (found in review, fixed): relayJSON and fetchRepoInfo do not follow the Hub's relative 307 for
 // a renamed repo: they relay a bare 307 without Location (ErrorFrom keeps
 // no Location), so repo info, tree and paths-info break, and a refused file
 // in a renamed repo answers 307 instead of 404 EntryNotFound.
-func TestBug_RenamedRepoAPICallsRelayBare307(t *testing.T) {
+func TestRegression_RenamedRepoAPICallsRelayBare307(t *testing.T) {
 	files := map[string][]byte{
 		"models/org/m/config.json":       []byte(`{}`),
 		"models/org/m/model.safetensors": safetensorsBytes(10),
@@ -249,14 +249,14 @@ func (u *pinnedUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(content))
 }
 
-// BUG: for a file the upstream answers 200 on resolve (shape B: git files
+// Regression (found in review, fixed): for a file the upstream answers 200 on resolve (shape B: git files
 // of gated, private or one-segment repos; every file of a local mirror),
 // FileMeta.byteURL keeps the branch name, so the content check reads the
 // branch's bytes at scan time while the verdict is cached under the digest
 // resolved earlier. A branch moved during the check gets a pickle a "safe"
 // verdict, and the digest-verified download then serves it. Fix: pin the
 // byte URL to the resolved commit (rev → X-Repo-Commit) in ResolveMeta.
-func TestBug_ScanAndDownloadReadTheBranchNotTheCommit(t *testing.T) {
+func TestRegression_ScanAndDownloadReadTheBranchNotTheCommit(t *testing.T) {
 	pickle := append([]byte(nil), maliciousPickle...)
 	benign := bytes.Repeat([]byte("x"), len(pickle))
 	up := &pinnedUpstream{commit: strings.Repeat("c", 40), pickle: pickle, benign: benign}
@@ -337,7 +337,7 @@ func TestErrorMessagesStayASCIIForUnicodeNames(t *testing.T) {
 
 // BUG (minor): an upstream's own X-Error-Message is relayed byte for byte,
 // unlike the gateway's messages, so non-ASCII text reaches the client.
-func TestBug_RelayedUpstreamMessageIsNotMadeASCII(t *testing.T) {
+func TestRegression_RelayedUpstreamMessageIsNotMadeASCII(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Error-Code", "EntryNotFound")
 		w.Header().Set("X-Error-Message", "Entry not found: modèle.json")
@@ -525,7 +525,10 @@ func TestLocalMirrorThroughHandlerTransport(t *testing.T) {
 	writeFile(t, dir, "models/org/m/config.json", []byte(`{"mirror":true}`))
 	writeFile(t, dir, "models/org/m/pytorch_model.bin", maliciousPickle)
 	writeFile(t, dir, "models/org/m/tokenizer.model", maliciousPickle)
-	h, err := mirror.New(dir)
+	for i := 0; i < 4; i++ {
+		writeFile(t, dir, fmt.Sprintf("models/org/m/ckpt/step%d.pt", i), maliciousPickle)
+	}
+	h, err := mirror.New(dir, mirror.WithPageSize(2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -569,6 +572,34 @@ func TestLocalMirrorThroughHandlerTransport(t *testing.T) {
 			t.Error("mirror siblings list the refused .bin")
 		}
 	}
+	// Tree pages come back through the gateway with next links on its
+	// origin, and the refused checkpoints are on none of them.
+	next, files := "/api/models/org/m/tree/main?recursive=true", 0
+	for pages := 0; next != ""; pages++ {
+		if pages > 20 {
+			t.Fatal("mirror paging does not end")
+		}
+		resp, body, err := call(t, "GET", gw.URL+next, nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("tree page %d: %v %d", pages, err, statusOf(resp))
+		}
+		if bytes.Contains(body, []byte(".pt\"")) || bytes.Contains(body, []byte("pytorch_model.bin")) {
+			t.Errorf("tree page %d lists refused files: %s", pages, body)
+		}
+		files += bytes.Count(body, []byte(`"type":"file"`))
+		next = ""
+		if l := resp.Header.Get("Link"); l != "" {
+			if !strings.HasPrefix(l, "<"+gw.URL+"/") {
+				t.Fatalf("mirror next link %q is not on the gateway", l)
+			}
+			next = strings.TrimPrefix(l[1:strings.Index(l, ">")], gw.URL)
+		}
+	}
+	// model.safetensors and config.json; tokenizer.model was refused by
+	// content above, so the listing hides it too.
+	if files != 2 {
+		t.Errorf("mirror tree listed %d files, want 2", files)
+	}
 }
 
 // BUG (low): repo rules are checked against the name in the request only.
@@ -576,7 +607,7 @@ func TestLocalMirrorThroughHandlerTransport(t *testing.T) {
 // policy may refuse, e.g. a repo transferred out of an allowed org, or old
 // names of a blocked one. ResolveMeta should report the repo it ended at
 // and the gateway re-ask the policy (or refuse cross-repo redirects).
-func TestBug_RenameRedirectBypassesRepoRule(t *testing.T) {
+func TestRegression_RenameRedirectBypassesRepoRule(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "models/evil-org/m/config.json", []byte(`{"evil":true}`))
 	sim, err := hubsim.Start(hubsim.Config{ReposDir: dir, Settings: hubsim.Settings{"models/org/alias": {RenamedTo: "evil-org/m"}}})

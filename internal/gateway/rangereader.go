@@ -106,6 +106,8 @@ func (r *rangeReader) fetch(from, to int64) ([]byte, error) {
 		}
 	} else if resp.StatusCode != http.StatusPartialContent {
 		return nil, fmt.Errorf("%s: status %d", errShortRange, resp.StatusCode)
+	} else if !contentRangeIs(resp.Header.Get("Content-Range"), byteRange{from, to - 1}, r.meta.Size) {
+		return nil, fmt.Errorf("%s: Content-Range %q", errShortRange, resp.Header.Get("Content-Range"))
 	}
 	buf := make([]byte, to-from)
 	if _, err := io.ReadFull(body, buf); err != nil {

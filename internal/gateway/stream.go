@@ -82,6 +82,11 @@ func (g *Gateway) streamFile(w http.ResponseWriter, r *http.Request, m *upstream
 	}
 	n := rng.end - rng.start + 1
 	if m.Size == 0 {
+		// Nothing to fetch, but the etag still has to name the empty blob.
+		if v := newVerifier(m); v != nil && !v.ok() {
+			writeError(w, http.StatusBadGateway, "", "safehub: upstream announced an empty file whose etag names other content", m.Commit)
+			return
+		}
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -110,6 +115,11 @@ func (g *Gateway) streamFile(w http.ResponseWriter, r *http.Request, m *upstream
 	case resp.StatusCode == http.StatusPartialContent && !partial:
 		writeError(w, http.StatusBadGateway, "", "safehub: upstream answered a partial file", m.Commit)
 		return
+	case resp.StatusCode == http.StatusPartialContent && !contentRangeIs(resp.Header.Get("Content-Range"), rng, m.Size):
+		// Ranges are not digest-checked: the only guard for a resumed
+		// download is that the upstream sent exactly the bytes asked for.
+		writeError(w, http.StatusBadGateway, "", "safehub: upstream answered another range than the one asked for", m.Commit)
+		return
 	}
 	h := w.Header()
 	h.Set("Content-Length", strconv.FormatInt(n, 10))
@@ -122,22 +132,36 @@ func (g *Gateway) streamFile(w http.ResponseWriter, r *http.Request, m *upstream
 	if !partial {
 		v = newVerifier(m)
 	}
-	w.WriteHeader(status)
-	sent, err := copyVerified(w, body, n, v)
+	started := false
+	start := func() { started = true; w.WriteHeader(status) }
+	sent, err := copyVerified(w, body, n, v, start)
 	rec.bytes = sent
 	if err != nil {
 		rec.decision = "aborted"
 		rec.reason = err.Error()
 		g.log.Warn("transfer aborted", "repo", rec.route.Repo, "file", rec.route.Path, "sent", sent, "of", n, "err", err)
+		if !started { // nothing sent yet: a clean, coded answer is still possible
+			h.Del("Content-Range")
+			writeError(w, http.StatusBadGateway, "", "safehub: upstream transfer failed: "+err.Error(), m.Commit)
+			return
+		}
 		// Cut the connection: with Content-Length set, the client sees an
 		// incomplete body, never a short file that looks complete.
 		panic(http.ErrAbortHandler)
 	}
 }
 
-// copyVerified copies exactly n bytes. When v is set, the final chunk is
-// written only after the digest of all n bytes matched.
-func copyVerified(w http.ResponseWriter, src io.Reader, n int64, v *verifier) (int64, error) {
+// contentRangeIs reports whether a Content-Range header names exactly rng
+// of a file of size total.
+func contentRangeIs(h string, rng byteRange, total int64) bool {
+	return strings.TrimSpace(h) == fmt.Sprintf("bytes %d-%d/%d", rng.start, rng.end, total)
+}
+
+// copyVerified copies exactly n bytes, calling start before the first
+// write so the status is sent only once there is a byte to follow it. When
+// v is set, the final chunk is written only after the digest of all n
+// bytes matched.
+func copyVerified(w http.ResponseWriter, src io.Reader, n int64, v *verifier, start func()) (int64, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -154,6 +178,9 @@ func copyVerified(w http.ResponseWriter, src io.Reader, n int64, v *verifier) (i
 		}
 		if sent+int64(got) == n && v != nil && !v.ok() {
 			return sent, fmt.Errorf("digest mismatch: upstream bytes are not %s", v.want)
+		}
+		if sent == 0 {
+			start()
 		}
 		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		wn, err := w.Write(buf[:got])

@@ -180,10 +180,26 @@ func parseResolve(segs []string) (Route, error) {
 	return Route{}, errNotFound("no such route (safehub serves /{repo}/resolve/{revision}/{file} and the read-only /api routes)")
 }
 
+// isGitRoute recognises git and git-lfs URLs: a repo id ending in ".git",
+// or a git endpoint right after a one- or two-segment repo id. A folder or
+// repo merely named "info" is not git.
 func isGitRoute(segs []string) bool {
-	for _, s := range segs {
-		if strings.HasSuffix(s, ".git") || s == "info" || s == "git-upload-pack" || s == "git-receive-pack" {
+	for i := 0; i < len(segs) && i < 2; i++ {
+		if strings.HasSuffix(segs[i], ".git") {
 			return true
+		}
+	}
+	for _, n := range []int{1, 2} {
+		if len(segs) <= n {
+			continue
+		}
+		switch segs[n] {
+		case "git-upload-pack", "git-receive-pack":
+			return len(segs) == n+1
+		case "info":
+			if len(segs) > n+1 && (segs[n+1] == "refs" || segs[n+1] == "lfs") {
+				return true
+			}
 		}
 	}
 	return false
@@ -262,7 +278,9 @@ func parseRepoCall(t RepoType, id, tail []string) (Route, error) {
 	}
 	if repoAPIKeywords[tail[0]] {
 		for _, s := range tail {
-			if err := checkSegment(s); err != nil {
+			// Components, not segments: an encoded "..%2F.." must not reach
+			// the upstream as a path that leaves this repo's API.
+			if err := checkComponents(s); err != nil {
 				return Route{}, err
 			}
 		}

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/safehub/safehub/internal/hubapi"
 )
 
 // Timeouts on every upstream call. Byte transfers have no total deadline
@@ -136,6 +138,9 @@ type Error struct {
 	Msg    string
 	Header http.Header
 	Body   []byte
+	// Foreign is set when the answer came from a host other than the
+	// upstream (a CDN): its status and headers mean nothing to a Hub client.
+	Foreign bool
 }
 
 func (e *Error) Error() string {
@@ -154,7 +159,13 @@ var relayedHeaders = []string{
 
 // ErrorFrom turns an upstream error response into an *Error, draining and
 // closing its body.
-func ErrorFrom(resp *http.Response) *Error {
+func (c *Client) ErrorFrom(resp *http.Response) *Error {
+	e := errorFrom(resp)
+	e.Foreign = resp.Request != nil && !c.sameHost(resp.Request.URL)
+	return e
+}
+
+func errorFrom(resp *http.Response) *Error {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxErrorBody))
 	h := http.Header{}
@@ -191,6 +202,8 @@ func shortErr(err error) string {
 // FileMeta is what a client needs to know about a file before its bytes:
 // the commit it was resolved at, its etag and size, and where its bytes are.
 type FileMeta struct {
+	Type        hubapi.RepoType // the repo the upstream answered for, after renames
+	Repo        string
 	Commit      string
 	ETag        string // the Hub's ETag, unquoted: git blob sha1, or sha256 for LFS files
 	LinkedETag  string // sha256 of an LFS file, "" for plain git files
@@ -227,13 +240,32 @@ func metaFrom(resp *http.Response) (*FileMeta, bool) {
 		Size:        -1,
 	}
 	if s := h.Get("X-Linked-Size"); s != "" {
-		m.Size, _ = strconv.ParseInt(s, 10, 64)
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+			m.Size = n
+		}
 	} else if resp.StatusCode < 300 {
 		m.Size = resp.ContentLength
 	}
 	if m.ETag == "" {
 		m.ETag = m.LinkedETag
 	}
-	ok := m.Commit != "" && m.ETag != "" && m.Size >= 0
+	// The client turns the commit into snapshots/{commit} and the etag into
+	// blobs/{etag} on disk: anything but hex from a broken or hostile
+	// upstream could steer its writes, so it is not metadata at all.
+	ok := isHex(m.Commit, 40, 40) && isHex(m.ETag, 32, 128) &&
+		(m.LinkedETag == "" || isHex(m.LinkedETag, 64, 64)) && m.Size >= 0
 	return m, ok
+}
+
+func isHex(s string, minLen, maxLen int) bool {
+	if len(s) < minLen || len(s) > maxLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }

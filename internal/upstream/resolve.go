@@ -28,14 +28,16 @@ func (c *Client) ResolveMeta(ctx context.Context, t hubapi.RepoType, repo, rev, 
 		resp.Body.Close()
 		switch {
 		case resp.StatusCode >= 400:
-			return nil, ErrorFrom(resp)
+			return nil, c.ErrorFrom(resp)
 		case resp.StatusCode >= 300:
 			loc, err := location(&u, resp)
 			if err != nil {
 				return nil, err
 			}
-			// An LFS redirect carries the metadata; the bytes are at loc.
+			// An LFS redirect carries the metadata; the bytes are at loc,
+			// a content-addressed CDN URL.
 			if m, ok := metaFrom(resp); ok && (resp.Header.Get("X-Linked-Etag") != "" || !c.sameHost(loc)) {
+				m.Type, m.Repo = answeredFor(&u, t, repo)
 				m.byteURL = loc
 				return m, nil
 			}
@@ -46,12 +48,37 @@ func (c *Client) ResolveMeta(ctx context.Context, t hubapi.RepoType, repo, rev, 
 		default:
 			m, ok := metaFrom(resp)
 			if !ok {
-				return nil, &Error{Status: http.StatusBadGateway, Msg: "upstream answer for " + path + " lacks X-Repo-Commit, ETag or size"}
+				return nil, &Error{Status: http.StatusBadGateway, Msg: "upstream answer for " + path + " lacks a valid X-Repo-Commit, ETag or size"}
 			}
-			m.byteURL = &u
+			m.Type, m.Repo = answeredFor(&u, t, repo)
+			m.byteURL = pinned(&u, m.Commit)
 			return m, nil
 		}
 	}
+}
+
+// answeredFor names the repo whose resolve URL answered: after a rename
+// redirect it is not the one the client asked for, and the policy must
+// judge the repo that actually serves the bytes.
+func answeredFor(u *url.URL, t hubapi.RepoType, repo string) (hubapi.RepoType, string) {
+	if rt, err := hubapi.Parse(http.MethodHead, u); err == nil && rt.IsFile() {
+		return rt.Type, rt.Repo
+	}
+	return t, repo
+}
+
+// pinned rewrites a resolve URL on a branch to the commit it resolved to,
+// so the bytes scanned and the bytes served are those the metadata
+// describes even if the branch moves in between.
+func pinned(u *url.URL, commit string) *url.URL {
+	rt, err := hubapi.Parse(http.MethodGet, u)
+	if err != nil || rt.Kind != hubapi.KindResolve || rt.Rev == commit {
+		return u
+	}
+	p := *u
+	p.RawPath = hubapi.ResolvePath(rt.Type, rt.Repo, commit, rt.Path)
+	p.Path = mustUnescape(p.RawPath)
+	return &p
 }
 
 // location resolves a redirect's Location against the URL that was asked.
@@ -94,8 +121,9 @@ func (c *Client) FetchBytes(ctx context.Context, m *FileMeta, auth, rangeHdr str
 		}
 		switch {
 		case resp.StatusCode >= 400:
+			e := c.ErrorFrom(resp) // read the body before cancelling its request
 			cancel()
-			return nil, ErrorFrom(resp)
+			return nil, e
 		case resp.StatusCode >= 300:
 			resp.Body.Close()
 			loc, err := location(&u, resp)
