@@ -331,7 +331,7 @@ func TestUpstream5xxIsRelayedWithMessage(t *testing.T) {
 	}
 }
 
-// BUG (hub-protocol.md 8): an upstream 403 or 404 without X-Error-Code on a
+// Regression (hub-protocol.md 8) (found in review, fixed): an upstream 403 or 404 without X-Error-Code on a
 // file is relayed as is, so hf_hub_download raises the misleading
 // LocalEntryNotFoundError ("check your connection"); 4xx relays also get
 // no X-Error-Message (only >= 500 get one).
@@ -453,7 +453,7 @@ func TestSizeLimitIsHuggingFaceHubs(t *testing.T) {
 	}
 }
 
-// BUG (low): a 206 from the upstream is trusted without reading its
+// Regression (low) (found in review, fixed): a 206 from the upstream is trusted without reading its
 // Content-Range, in streamFile and in the scanner's rangeReader.fetch. An
 // upstream that answers another range than asked (a misbehaving cache or
 // CDN) gets its bytes relayed under the range the client asked for, and a
@@ -519,7 +519,7 @@ func TestRegression_CDNErrorRelayedAsCodeless4xx(t *testing.T) {
 	}
 }
 
-// BUG (hardening, low): X-Repo-Commit and ETag become directory and file
+// Regression (hardening, low) (found in review, fixed): X-Repo-Commit and ETag become directory and file
 // names in the client's cache (snapshots/{commit}, blobs/{etag}); the
 // gateway relays whatever the upstream says. A broken or hostile mirror
 // answering "../../x" steers huggingface_hub's writes out of its cache.

@@ -335,7 +335,7 @@ func TestErrorMessagesStayASCIIForUnicodeNames(t *testing.T) {
 	}
 }
 
-// BUG (minor): an upstream's own X-Error-Message is relayed byte for byte,
+// Regression (minor) (found in review, fixed): an upstream's own X-Error-Message is relayed byte for byte,
 // unlike the gateway's messages, so non-ASCII text reaches the client.
 func TestRegression_RelayedUpstreamMessageIsNotMadeASCII(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -602,7 +602,7 @@ func TestLocalMirrorThroughHandlerTransport(t *testing.T) {
 	}
 }
 
-// BUG (low): repo rules are checked against the name in the request only.
+// Regression (low) (found in review, fixed): repo rules are checked against the name in the request only.
 // The upstream's rename redirect (shape D) is then followed to a repo the
 // policy may refuse, e.g. a repo transferred out of an allowed org, or old
 // names of a blocked one. ResolveMeta should report the repo it ended at

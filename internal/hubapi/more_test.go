@@ -108,7 +108,7 @@ func TestParseErrorMessagesAreBounded(t *testing.T) {
 	}
 }
 
-// BUG (low): pass-through segments (commits/{rev}, refs, ...) are checked
+// Regression (low) (found in review, fixed): pass-through segments (commits/{rev}, refs, ...) are checked
 // with checkSegment only, so a decoded "../../settings" in one segment is
 // accepted and sent upstream as "..%2F..%2Fsettings". Revisions and file
 // paths use checkComponents, which rejects it; these should too.

@@ -197,7 +197,7 @@ func TestRegression_IdleTimeoutCannotCutStuckInProcessBody(t *testing.T) {
 	}
 }
 
-// BUG (minor): a handler that sends fewer bytes than its Content-Length ends
+// Regression (minor) (found in review, fixed): a handler that sends fewer bytes than its Content-Length ends
 // with a clean io.EOF; net/http reports io.ErrUnexpectedEOF. Today every
 // caller counts bytes itself, so nothing is served short, but any future
 // io.ReadAll user would take a short file for a whole one.
