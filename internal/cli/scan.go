@@ -123,7 +123,7 @@ func runScan(ctx context.Context, stdout, stderr io.Writer, args []string, o sca
 				fmt.Fprintf(stderr, "safehub: scan %s: %v\n", p, it.err)
 			} else {
 				row.Format, row.Verdict, row.PickleBearing = it.res.Format, it.res.Verdict.String(), it.res.PickleBearing
-				row.Reason, row.Findings = it.res.Reason(), it.res.Findings
+				row.Reason, row.Findings = it.res.ReasonFor(filepath.Base(p)), it.res.Findings
 				if it.res.Verdict == finding.Safe && it.res.PickleBearing {
 					// Safe here means weights-only; say why a policy may still refuse it.
 					row.Reason = "pickle-based, only allowlisted globals (the default policy still refuses pickle files)"
