@@ -43,4 +43,3 @@ func BenchmarkStreamLFS(b *testing.B) {
 		}
 	}
 }
-

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/safehub/safehub/internal/hubapi"
 	"github.com/safehub/safehub/internal/policy"
 	"github.com/safehub/safehub/internal/upstream"
@@ -22,6 +24,8 @@ type Gateway struct {
 	pol      *policy.Policy
 	log      *slog.Logger
 	verdicts *verdictCache
+	// scanSlots bounds concurrent content checks (memory and upstream reads).
+	scanSlots *semaphore.Weighted
 }
 
 // Config is what New needs. Policy and Logger may be nil (defaults).
@@ -36,7 +40,8 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Upstream == nil {
 		return nil, errors.New("gateway: no upstream")
 	}
-	g := &Gateway{up: cfg.Upstream, pol: cfg.Policy, log: cfg.Logger, verdicts: newVerdictCache(maxVerdicts)}
+	g := &Gateway{up: cfg.Upstream, pol: cfg.Policy, log: cfg.Logger, verdicts: newVerdictCache(maxVerdicts),
+		scanSlots: semaphore.NewWeighted(maxParallelScan)}
 	if g.pol == nil {
 		g.pol = policy.Default()
 	}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"net/http"
 	"path"
 	"strings"
 	"sync"
@@ -13,7 +14,14 @@ import (
 	"github.com/safehub/safehub/internal/upstream"
 )
 
-const maxVerdicts = 200_000
+const (
+	maxVerdicts = 200_000
+	// A scan holds at most one decompressed member in memory (archive
+	// wrappers such as .tar.gz); these bound what concurrent scans can
+	// take together. A file past the cap is unknown, and refused.
+	maxScanInflate  = 512 << 20
+	maxParallelScan = 4
+)
 
 // inspect returns the content verdict of a file, scanning it through HTTP
 // range reads if no verdict is cached. A verdict depends on the bytes
@@ -30,8 +38,12 @@ func (g *Gateway) inspect(ctx context.Context, rt hubapi.Route, m *upstream.File
 		// The scan outlives a client that hangs up: the next one reuses it.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), scanTimeout)
 		defer cancel()
+		if err := g.scanSlots.Acquire(sctx, 1); err != nil {
+			return nil, &upstream.Error{Status: http.StatusServiceUnavailable, Msg: "content checks are saturated; retry shortly"}
+		}
+		defer g.scanSlots.Release(1)
 		ra := newRangeReader(sctx, g.up, m, auth)
-		res, err := scan.Scan(sctx, ra, m.Size, scan.Options{Profile: g.pol.ScanProfile(), NameHint: rt.Path})
+		res, err := scan.Scan(sctx, ra, m.Size, scan.Options{Profile: g.pol.ScanProfile(), NameHint: rt.Path, MaxInflate: maxScanInflate})
 		if err != nil {
 			return nil, err
 		}
