@@ -101,6 +101,8 @@ def main():
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--parallel", type=int, default=8)
+    ap.add_argument("--head-gib", type=int, default=10, help="size of the cold files for the HEAD latency check")
+    ap.add_argument("--head-files", type=int, default=3)
     args = ap.parse_args()
     for tool in ("go", "curl", "nginx"):
         if not shutil.which(tool) and not os.path.exists("/usr/sbin/nginx"):
@@ -115,6 +117,8 @@ def main():
         os.makedirs(repo)
         size = args.size_mib << 20
         make_safetensors(os.path.join(repo, "model.safetensors"), size)
+        for i in range(args.head_files):
+            make_safetensors(os.path.join(repo, f"cold{i}.safetensors"), args.head_gib << 30)
         sim = subprocess.Popen([os.path.join(bins, "hubsim"), "--repos", os.path.join(work, "repos")],
                                stdout=subprocess.PIPE, text=True)
         procs.append(sim)
@@ -179,6 +183,16 @@ http {{
         stop.set()
         sampler.join()
 
+        # HEAD of a cold 10 GiB file: the simulator has hashed it already (a
+        # direct HEAD first), the gateway has never seen it, so its answer
+        # costs the upstream HEAD plus the header read of the content check.
+        head_direct, head_gw = [], []
+        for i in range(args.head_files):
+            path = f"/bench/big/resolve/main/cold{i}.safetensors"
+            head(opener, urls["hub"] + path)  # simulator hashes the file once
+            head_direct.append(head(opener, urls["hub"] + path))
+            head_gw.append(head(opener, f"http://127.0.0.1:{gw_port}" + path))
+
         med = {k: statistics.median(v) for k, v in single.items()}
         mb = 1 << 20
         lines = [
@@ -191,6 +205,9 @@ http {{
             "",
             f"safehub/nginx throughput ratio: single {med['safehub']/med['nginx']:.2f}, parallel {par['safehub']/par['nginx']:.2f}",
             f"safehub peak RSS during {args.parallel} parallel downloads: {peak[0]/1024:.1f} MiB",
+            f"HEAD of a cold {args.head_gib} GiB safetensors file (median of {args.head_files}): "
+            f"direct to the simulated Hub {statistics.median(head_direct)*1000:.1f} ms, "
+            f"through safehub (upstream HEAD + header scan) {statistics.median(head_gw)*1000:.1f} ms",
         ]
         report = "\n".join(lines) + "\n"
         print(report)
@@ -204,6 +221,17 @@ http {{
             except subprocess.TimeoutExpired:
                 p.kill()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def head(opener, url):
+    """Seconds for one HEAD (redirects not followed)."""
+    t0 = time.perf_counter()
+    try:
+        opener.open(urllib.request.Request(url, method="HEAD"), timeout=300).close()
+    except urllib.error.HTTPError as e:
+        if e.code >= 400:
+            sys.exit(f"HEAD {url}: {e.code}")
+    return time.perf_counter() - t0
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
