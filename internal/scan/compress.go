@@ -50,8 +50,7 @@ func (s *scanner) scanCompressed(t target, head []byte, out *outcome) {
 		src, err = lzma.NewReader(comp)
 	case bytes.HasPrefix(head, magicLz4):
 		out.format = "lz4"
-		out.add(t.note(finding.Unknown, 0, "lz4-compressed (a joblib compressor): the scanner has no lz4 reader, so the content cannot be checked"))
-		return
+		src, err = newLZ4FrameReader(comp)
 	default:
 		out.format = "zlib"
 		if start > 0 {
@@ -88,7 +87,7 @@ func (s *scanner) scanCompressed(t target, head []byte, out *outcome) {
 	out.merge(in)
 	if in.format == "pickle" || in.format == "joblib" {
 		out.format = "joblib" // whole-file compression of a pickle is joblib's
-	} else if in.format != "" && in.format != "data" && in.format != "text" {
+	} else if in.format != "" && in.format != "data" && in.format != "text" && in.format != "empty" {
 		out.format = out.format + "+" + in.format
 	}
 }

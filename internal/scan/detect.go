@@ -104,7 +104,9 @@ func (s *scanner) dispatch(t target, head []byte, out *outcome) {
 		s.scanCompressed(t, head, out)
 	case len(head) >= 512 && validTarChecksum(head[:512]):
 		s.scanTar(t, out)
-	case looksLikeSafetensors(head, t.size):
+	case looksLikeSafetensors(head, t.size), promisedFormat(t.name) == "safetensors":
+		// A file named .safetensors is judged as one: if it is not valid,
+		// the loader rejects it, and the reason says why.
 		s.scanSafetensors(t, head, out)
 	default:
 		s.scanOther(t, head, out)
@@ -135,19 +137,29 @@ func (s *scanner) scanOther(t target, head []byte, out *outcome) {
 	}
 }
 
-// looksLikeSafetensors: u64 little-endian header length that fits the
-// file, then '{' (or the whitespace serde would skip, which validation
-// then rejects with a reason).
+// looksLikeSafetensors: a u64 little-endian header length, then '{' (or
+// the whitespace serde would skip, which validation then rejects with a
+// reason). A length that runs past the file still counts when byte 8 is '{'
+// and the length is below 2^40 (real headers are at most 100,000,000
+// bytes): such a file is a malformed safetensors file, which must come out
+// unknown, not opaque "data". Random data and text almost never have five
+// zero bytes there, so they stay "data".
 func looksLikeSafetensors(head []byte, size int64) bool {
 	if len(head) < 9 {
 		return false
 	}
 	n := binary.LittleEndian.Uint64(head)
-	if n < 2 || n > uint64(size-8) {
+	if n < 2 {
+		return false
+	}
+	if head[8] == '{' && n < 1<<40 {
+		return true
+	}
+	if n > uint64(size-8) {
 		return false
 	}
 	switch head[8] {
-	case '{', ' ', '\t', '\n', '\r':
+	case ' ', '\t', '\n', '\r':
 		return true
 	}
 	return false

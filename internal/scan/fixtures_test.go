@@ -31,6 +31,7 @@ func TestFixtures(t *testing.T) {
 		{"compressed.joblib.bz2", "joblib", finding.Safe, true},
 		{"compressed.joblib.xz", "joblib", finding.Safe, true},
 		{"compressed.joblib.lzma", "joblib", finding.Safe, true},
+		{"compressed.joblib.lz4", "joblib", finding.Safe, true},
 		{"keras_plain.h5", "keras", finding.Safe, false},
 		{"keras_lambda.h5", "keras", finding.Unsafe, false},
 		{"torchscript.pt", "torchscript", finding.Unknown, true},

@@ -5,6 +5,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -178,6 +179,9 @@ func FuzzScan(f *testing.F) {
 	f.Add(onnxBytes("../x"))
 	f.Add([]byte("\x08\x01\x12\x10\x0a\x0e\x0a\x01n\x12\x08ReadFile"))
 	f.Add(npyBytes("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", evilP2))
+	f.Add(lz4Frame(0x20, 0x40, -1, lz4Stored(evilP2)))
+	f.Add(zipBytes(f, zipMember{Name: "config.json", Data: []byte(`{"class_name":"TorchModuleWrapper","config":{"module":"` +
+		base64.StdEncoding.EncodeToString(evilP2) + `"}}`)}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := Scan(context.Background(), bytes.NewReader(b), int64(len(b)), Options{NameHint: "x.bin", WallTime: 10 * time.Second, MaxInflate: 8 << 20})
 		if err != nil {

@@ -110,7 +110,7 @@ func (s *scanner) scanHDF5(t target, head []byte, out *outcome) {
 		return
 	}
 	out.format = "keras"
-	checkKerasConfig(t, bytes.TrimRight(cfg, "\x00"), out)
+	s.checkKerasConfig(t, bytes.TrimRight(cfg, "\x00"), out)
 	for _, u := range h.unreadable {
 		out.add(t.note(finding.Unknown, 0, "HDF5 attribute %q is stored in a form the scanner does not read", u))
 	}

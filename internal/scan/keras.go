@@ -40,11 +40,11 @@ func (s *scanner) scanKerasMember(t target, dir *zipDir, e *zipEntry, out *outco
 		return
 	}
 	c := t.child(r, size, e.Name)
-	checkKerasConfig(c, data, out)
+	s.checkKerasConfig(c, data, out)
 }
 
 // checkKerasConfig walks a JSON model config, iteratively.
-func checkKerasConfig(t target, data []byte, out *outcome) {
+func (s *scanner) checkKerasConfig(t target, data []byte, out *outcome) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var root any
@@ -60,7 +60,7 @@ func checkKerasConfig(t target, data []byte, out *outcome) {
 		case []any:
 			stack = append(stack, x...)
 		case map[string]any:
-			gradeKerasObject(t, x, out)
+			s.gradeKerasObject(t, x, out)
 			for _, c := range x {
 				stack = append(stack, c)
 			}
@@ -75,7 +75,7 @@ func checkKerasConfig(t target, data []byte, out *outcome) {
 	}
 }
 
-func gradeKerasObject(t target, obj map[string]any, out *outcome) {
+func (s *scanner) gradeKerasObject(t target, obj map[string]any, out *outcome) {
 	class, _ := obj["class_name"].(string)
 	module, _ := obj["module"].(string)
 	registered, _ := obj["registered_name"].(string)
@@ -91,6 +91,7 @@ func gradeKerasObject(t target, obj map[string]any, out *outcome) {
 		out.add(t.note(finding.Unsafe, 0, "keras config holds a serialized Python lambda (CVE-2024-3660)"))
 	case "TorchModuleWrapper":
 		out.add(t.note(finding.Unsafe, 0, "keras TorchModuleWrapper embeds a pickled torch module (CVE-2025-49655)"))
+		s.scanTorchModuleWrapper(t, obj, out)
 	}
 	if module != "" && !kerasOwnModule(module) {
 		if denied := deniedKerasModule(module); denied {

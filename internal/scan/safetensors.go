@@ -35,9 +35,18 @@ var safetensorsDtypeBits = map[string]uint64{
 
 func (s *scanner) scanSafetensors(t target, head []byte, out *outcome) {
 	out.format = "safetensors"
+	if len(head) < 8 || t.size < 8 {
+		out.add(t.note(finding.Unknown, 0, "invalid safetensors: the file has %d bytes, fewer than the 8-byte header length", t.size))
+		return
+	}
 	n := binary.LittleEndian.Uint64(head)
 	if n > maxSafetensorsHead {
 		out.add(t.note(finding.Unknown, 0, "invalid safetensors: header of %d bytes exceeds the 100,000,000-byte limit", n))
+		return
+	}
+	if n > uint64(t.size-8) {
+		// Checked before reading so a false length never sizes a buffer.
+		out.add(t.note(finding.Unknown, 0, "safetensors header length %d exceeds the file (%d bytes follow the length)", n, t.size-8))
 		return
 	}
 	hdr := head[8:min(int64(len(head)), 8+int64(n))]

@@ -2,13 +2,16 @@
 
 Run with Debian's interpreter, which has torch 1.13, numpy, joblib and h5py:
     cd internal/scan/testdata && /usr/bin/python3 gen.py
+(the lz4 fixtures also need the lz4 tool: apt-get install lz4)
 Nothing here is ever unpickled; malicious inputs are built in the Go tests.
 """
 import collections
 import io
 import json
+import os
 import pickle
 import struct
+import subprocess
 import tarfile
 
 import h5py
@@ -34,6 +37,13 @@ obj = {"weights": np.arange(4, dtype=np.float64), "name": "model"}
 joblib.dump(obj, "plain.joblib")
 for comp in ("zlib", "gzip", "bz2", "xz", "lzma"):
     joblib.dump(obj, f"compressed.joblib.{comp}", compress=(comp, 3))
+# Debian's Python has no lz4 module, so joblib cannot write lz4 here; the
+# reference lz4 tool writes the same frame format. The second file has 64 KiB
+# linked blocks (matches across blocks), block checksums and a content size.
+subprocess.run(["lz4", "-q", "-9", "-f", "plain.joblib", "compressed.joblib.lz4"], check=True)
+joblib.dump({"ids": np.arange(60000, dtype=np.int32) % 251, "name": "linked"}, "linked.joblib")
+subprocess.run(["lz4", "-q", "-9", "-f", "-B4", "-BD", "-BX", "--content-size", "linked.joblib", "linked.joblib.lz4"], check=True)
+os.remove("linked.joblib")
 
 
 def legacy_tar(path):
