@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -16,9 +17,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/safehub/safehub/internal/cache"
 	"github.com/safehub/safehub/internal/gateway"
 	"github.com/safehub/safehub/internal/mirror"
 	"github.com/safehub/safehub/internal/policy"
+	"github.com/safehub/safehub/internal/store/disk"
 	"github.com/safehub/safehub/internal/upstream"
 )
 
@@ -30,7 +33,7 @@ const (
 )
 
 type serveOptions struct {
-	listen, upstream, cacheDir, policyFile string
+	listen, upstream, cacheDir, policyFile, cacheMax string
 }
 
 func newServeCmd() *cobra.Command {
@@ -59,7 +62,8 @@ SAFEHUB_LISTEN set the defaults of --upstream and --listen.`,
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", envOr("SAFEHUB_LISTEN", defaultListen), "address to listen on")
 	f.StringVar(&o.upstream, "upstream", envOr("SAFEHUB_UPSTREAM", defaultUpstream), "upstream Hub URL, or a local mirror folder")
-	f.StringVar(&o.cacheDir, "cache-dir", "", "folder for the gateway's cache (created if missing)")
+	f.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "folder for the verified blob cache (created if missing)")
+	f.StringVar(&o.cacheMax, "cache-max", "", "cap on the cache's size (e.g. 500G); least recently used blobs go first; empty: no cap")
 	f.StringVar(&o.policyFile, "policy", "", "policy file (YAML); the built-in default when empty")
 	return cmd
 }
@@ -80,16 +84,16 @@ func runServe(ctx context.Context, o serveOptions, stderr interface{ Write([]byt
 			return withCode(ExitError, err)
 		}
 	}
-	if o.cacheDir != "" {
-		if err := os.MkdirAll(o.cacheDir, 0o700); err != nil {
-			return withCode(ExitError, fmt.Errorf("cache dir: %w", err))
-		}
+	blobs, err := openCache(o, log)
+	if err != nil {
+		return withCode(ExitError, err)
 	}
+	defer blobs.Close()
 	up, desc, err := openUpstream(ctx, o.upstream, o.cacheDir, log)
 	if err != nil {
 		return withCode(ExitError, err)
 	}
-	gw, err := gateway.New(gateway.Config{Upstream: up, Policy: pol, Logger: log})
+	gw, err := gateway.New(gateway.Config{Upstream: up, Policy: pol, Logger: log, Cache: blobs})
 	if err != nil {
 		return withCode(ExitError, err)
 	}
@@ -166,6 +170,60 @@ func openUpstream(ctx context.Context, spec, cacheDir string, log *slog.Logger) 
 		return nil, "", err
 	}
 	return c, "folder " + spec, nil
+}
+
+// defaultCacheDir is the user's cache folder (root: /root/.cache/safehub).
+func defaultCacheDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "safehub")
+	}
+	return ""
+}
+
+// openCache opens the verified blob cache under the cache dir.
+func openCache(o serveOptions, log *slog.Logger) (*cache.Cache, error) {
+	if o.cacheDir == "" {
+		return nil, errors.New("no --cache-dir given and no user cache folder to default to")
+	}
+	if err := os.MkdirAll(o.cacheDir, 0o700); err != nil {
+		return nil, fmt.Errorf("cache dir: %w", err)
+	}
+	max, err := parseSize(o.cacheMax)
+	if err != nil {
+		return nil, fmt.Errorf("--cache-max: %w", err)
+	}
+	st, err := disk.Open(filepath.Join(o.cacheDir, "store"), disk.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return cache.New(st, cache.Options{MaxBytes: max, Log: log}), nil
+}
+
+// parseSize reads "500G", "20GiB", "1T", "123456" (bytes); "" is 0 (no cap).
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(s), "B"), "I"))
+	if s == "" {
+		return 0, nil
+	}
+	mult := int64(1)
+	switch s[len(s)-1] {
+	case 'K':
+		mult = 1 << 10
+	case 'M':
+		mult = 1 << 20
+	case 'G':
+		mult = 1 << 30
+	case 'T':
+		mult = 1 << 40
+	}
+	if mult > 1 {
+		s = s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size such as 500G", s)
+	}
+	return n * mult, nil
 }
 
 func policySource(f string) string {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/safehub/safehub/internal/hubapi"
 	"github.com/safehub/safehub/internal/policy"
+	"github.com/safehub/safehub/internal/store"
 )
 
 // MaxClientFileSize is where huggingface_hub stops downloading over HTTP
@@ -69,6 +70,12 @@ func (g *Gateway) serveFile(w http.ResponseWriter, r *http.Request, rt hubapi.Ro
 	if r.Method == http.MethodHead {
 		w.WriteHeader(http.StatusOK)
 		return
+	}
+	if g.cache != nil {
+		if d, err := store.ParseDigest(meta.Digest()); err == nil {
+			g.serveCached(w, r, rt, meta, d, auth, rec)
+			return
+		}
 	}
 	g.streamFile(w, r, meta, auth, rec)
 }

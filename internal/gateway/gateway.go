@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
+	"github.com/safehub/safehub/internal/cache"
 	"github.com/safehub/safehub/internal/hubapi"
 	"github.com/safehub/safehub/internal/policy"
 	"github.com/safehub/safehub/internal/upstream"
@@ -26,13 +27,15 @@ type Gateway struct {
 	verdicts *verdictCache
 	// scanSlots bounds concurrent content checks (memory and upstream reads).
 	scanSlots *semaphore.Weighted
+	cache     *cache.Cache // nil: every GET streams from the upstream
 }
 
-// Config is what New needs. Policy and Logger may be nil (defaults).
+// Config is what New needs. Policy, Logger and Cache may be nil.
 type Config struct {
 	Upstream *upstream.Client
 	Policy   *policy.Policy
 	Logger   *slog.Logger
+	Cache    *cache.Cache
 }
 
 // New returns a gateway in front of cfg.Upstream.
@@ -41,7 +44,7 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, errors.New("gateway: no upstream")
 	}
 	g := &Gateway{up: cfg.Upstream, pol: cfg.Policy, log: cfg.Logger, verdicts: newVerdictCache(maxVerdicts),
-		scanSlots: semaphore.NewWeighted(maxParallelScan)}
+		scanSlots: semaphore.NewWeighted(maxParallelScan), cache: cfg.Cache}
 	if g.pol == nil {
 		g.pol = policy.Default()
 	}

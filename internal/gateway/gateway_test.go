@@ -16,7 +16,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/safehub/safehub/internal/cache"
 	"github.com/safehub/safehub/internal/gateway"
+	"github.com/safehub/safehub/internal/store/disk"
 	"github.com/safehub/safehub/internal/upstream"
 	"github.com/safehub/safehub/test/hubsim"
 )
@@ -93,7 +95,13 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := gateway.New(gateway.Config{Upstream: up})
+	st, err := disk.Open(t.TempDir(), disk.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cache.New(st, cache.Options{})
+	t.Cleanup(func() { c.Close() })
+	g, err := gateway.New(gateway.Config{Upstream: up, Cache: c})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,5 +358,80 @@ func TestRoutesTheGatewayDoesNotServe(t *testing.T) {
 		if resp.Header.Get("X-Error-Message") == "" {
 			t.Errorf("%s %s: no X-Error-Message", c.method, c.path)
 		}
+	}
+}
+
+// cdnFullGets counts full (non-range) GETs of files on the CDN.
+func cdnFullGets(sim *hubsim.Sim) int {
+	n := 0
+	for _, l := range sim.Log() {
+		if l.Listener == "cdn" && l.Method == "GET" && l.Range == "" {
+			n++
+		}
+	}
+	return n
+}
+
+func TestConcurrentColdGetsFetchUpstreamOnceThenServeFromCache(t *testing.T) {
+	e := newEnv(t)
+	data := e.files["models/org/mixed/model.safetensors"]
+	url := "/org/mixed/resolve/main/model.safetensors"
+	e.sim.ResetLog()
+	const clients = 8
+	type answer struct {
+		status int
+		body   []byte
+	}
+	answers := make(chan answer, clients)
+	for range clients {
+		go func() {
+			resp, body := e.do(t, "GET", url, nil)
+			answers <- answer{resp.StatusCode, body}
+		}()
+	}
+	for range clients {
+		a := <-answers
+		if a.status != 200 || !bytes.Equal(a.body, data) {
+			t.Fatalf("client got %d with %d bytes, want 200 with the file", a.status, len(a.body))
+		}
+	}
+	if n := cdnFullGets(e.sim); n != 1 {
+		t.Errorf("%d full CDN fetches for %d concurrent cold GETs, want 1", n, clients)
+	}
+	// Served from the cache now: no byte from the CDN, but the upstream is
+	// still asked (with the user's token) before every answer.
+	e.sim.ResetLog()
+	resp, body := e.do(t, "GET", url, map[string]string{"Range": "bytes=10-19"})
+	if resp.StatusCode != 206 || !bytes.Equal(body, data[10:20]) {
+		t.Fatalf("cached range: %d %q", resp.StatusCode, body)
+	}
+	resp, body = e.do(t, "GET", url, nil)
+	if resp.StatusCode != 200 || !bytes.Equal(body, data) {
+		t.Fatalf("cached GET: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	hub := 0
+	for _, l := range e.sim.Log() {
+		if l.Listener == "cdn" && l.Range == "" {
+			t.Errorf("cache hit fetched from the CDN: %+v", l)
+		}
+		if l.Listener == "hub" {
+			hub++
+		}
+	}
+	if hub == 0 {
+		t.Error("cache hit answered without asking the upstream: gated repos would leak")
+	}
+}
+
+func TestCachedGatedFileNeedsTheUpstreamsConsent(t *testing.T) {
+	e := newEnv(t)
+	url := "/org/gated/resolve/main/model.safetensors"
+	resp, _ := e.do(t, "GET", url, map[string]string{"Authorization": "Bearer hf_ok"})
+	if resp.StatusCode != 200 {
+		t.Fatalf("with token: %d", resp.StatusCode)
+	}
+	resp, body := e.do(t, "GET", url, nil)
+	if resp.StatusCode != 401 || resp.Header.Get("X-Error-Code") != "GatedRepo" || len(body) > 200 {
+		t.Errorf("cached gated file without token: %d %q (%d bytes)", resp.StatusCode, resp.Header.Get("X-Error-Code"), len(body))
 	}
 }

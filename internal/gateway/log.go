@@ -20,6 +20,7 @@ type requestLog struct {
 	verdict  string
 	format   string
 	commit   string
+	cache    string // hit, fill, bypass; "" when the cache was not used
 	bytes    int64
 	last     policy.Decision
 }
@@ -71,7 +72,7 @@ func (g *Gateway) logRequest(w *statusWriter, r *http.Request, rec *requestLog) 
 	}
 	for _, kv := range [][2]string{
 		{"decision", rec.decision}, {"rule", rec.rule}, {"reason", rec.reason},
-		{"verdict", rec.verdict}, {"format", rec.format}, {"commit", rec.commit},
+		{"verdict", rec.verdict}, {"format", rec.format}, {"commit", rec.commit}, {"cache", rec.cache},
 	} {
 		if kv[1] != "" {
 			attrs = append(attrs, slog.String(kv[0], kv[1]))
