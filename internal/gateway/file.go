@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/safehub/safehub/internal/hubapi"
 	"github.com/safehub/safehub/internal/policy"
@@ -27,7 +28,9 @@ func (g *Gateway) serveFile(w http.ResponseWriter, r *http.Request, rt hubapi.Ro
 		g.refuseFile(ctx, w, rt, auth, rec.last, "")
 		return
 	}
+	t0 := time.Now()
 	meta, err := g.up.ResolveMeta(ctx, rt.Type, rt.Repo, rt.Rev, rt.Path, auth, clientHeaders(r))
+	rec.upTime = time.Since(t0)
 	if err != nil {
 		rec.decision = "upstream-error"
 		g.writeFileUpstreamError(ctx, w, rt, auth, err)
@@ -53,7 +56,9 @@ func (g *Gateway) serveFile(w http.ResponseWriter, r *http.Request, rt hubapi.Ro
 			"safehub: "+rt.Path+" refused: it is larger than 50 GB, which huggingface_hub downloads only over Xet, and Xet is disabled by safehub", meta.Commit)
 		return
 	}
+	t0 = time.Now()
 	res, err := g.inspect(ctx, rt, meta, auth)
+	rec.scanTime = time.Since(t0)
 	if err != nil {
 		rec.decision = "scan-error"
 		g.writeFileUpstreamError(ctx, w, rt, auth, err)

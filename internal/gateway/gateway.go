@@ -28,6 +28,7 @@ type Gateway struct {
 	// scanSlots bounds concurrent content checks (memory and upstream reads).
 	scanSlots *semaphore.Weighted
 	cache     *cache.Cache // nil: every GET streams from the upstream
+	observers []Observer
 }
 
 // Config is what New needs. Policy, Logger and Cache may be nil.
@@ -36,6 +37,8 @@ type Config struct {
 	Policy   *policy.Policy
 	Logger   *slog.Logger
 	Cache    *cache.Cache
+	// Observers receive one Event per request (audit log, metrics).
+	Observers []Observer
 }
 
 // New returns a gateway in front of cfg.Upstream.
@@ -44,7 +47,7 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, errors.New("gateway: no upstream")
 	}
 	g := &Gateway{up: cfg.Upstream, pol: cfg.Policy, log: cfg.Logger, verdicts: newVerdictCache(maxVerdicts),
-		scanSlots: semaphore.NewWeighted(maxParallelScan), cache: cfg.Cache}
+		scanSlots: semaphore.NewWeighted(maxParallelScan), cache: cfg.Cache, observers: cfg.Observers}
 	if g.pol == nil {
 		g.pol = policy.Default()
 	}

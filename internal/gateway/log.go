@@ -23,6 +23,8 @@ type requestLog struct {
 	cache    string // hit, fill, bypass; "" when the cache was not used
 	bytes    int64
 	last     policy.Decision
+	scanTime time.Duration
+	upTime   time.Duration
 }
 
 // statusWriter records the status code for the log.
@@ -80,6 +82,23 @@ func (g *Gateway) logRequest(w *statusWriter, r *http.Request, rec *requestLog) 
 	}
 	if rec.bytes > 0 {
 		attrs = append(attrs, slog.Int64("bytes", rec.bytes))
+	}
+	if len(g.observers) > 0 {
+		ev := Event{
+			Time: rec.start, Duration: time.Since(rec.start), Client: r.RemoteAddr,
+			TokenHash: TokenHash(r.Header.Get("Authorization")), Method: r.Method,
+			Path: truncate(r.URL.EscapedPath(), 512), Status: status, Route: rec.route.Kind.String(),
+			RepoType: string(rec.route.Type), Repo: rec.route.Repo, Revision: rec.route.Rev,
+			File: rec.route.Path, Commit: rec.commit, Decision: rec.decision, Rule: rec.rule,
+			Reason: rec.reason, Verdict: rec.verdict, Format: rec.format, Cache: rec.cache,
+			Bytes: rec.bytes, ScanTime: rec.scanTime, UpstreamTime: rec.upTime,
+		}
+		if rec.route.Repo == "" {
+			ev.RepoType = ""
+		}
+		for _, o := range g.observers {
+			o.Observe(ev)
+		}
 	}
 	level := slog.LevelInfo // refusals and 404s are normal traffic
 	if status >= 500 || rec.decision == "aborted" {
