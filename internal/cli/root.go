@@ -56,7 +56,10 @@ func NewRootCmd() *cobra.Command {
 		newScanCmd(),
 		newGuardCmd(),
 		newPolicyCmd(),
+		newCacheCmd(),
+		newAuditCmd(),
 		newVersionCmd(),
+		newSetupCmd(),
 	)
 	return root
 }

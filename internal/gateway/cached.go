@@ -22,6 +22,10 @@ import (
 // upstream directly (a client gives a read 10 s).
 const rangeAheadOfFill = 64 << 20
 
+// waitWholeUpTo is the size up to which a fill is verified whole before
+// the status line goes out (a few hundred milliseconds at most).
+const waitWholeUpTo = 8 << 20
+
 // serveCached answers a GET from the verified blob cache: a hit is served
 // from disk, a miss joins or starts the single upstream fetch of that blob
 // and streams while it fills. The fill verifies size and digest and scans
@@ -31,7 +35,20 @@ const rangeAheadOfFill = 64 << 20
 // (ResolveMeta with the user's token), cached or not.
 func (g *Gateway) serveCached(w http.ResponseWriter, r *http.Request, rt hubapi.Route, m *upstream.FileMeta, d store.Digest, auth string, rec *requestLog) {
 	ctx := r.Context()
-	rd, err := g.cache.Open(ctx, d, m.Size, g.fillSource(m, auth), g.fillCheck(rt))
+	src := g.fillSource(m, auth)
+	bypassOnMiss := false
+	switch {
+	case !m.HasSource():
+		src = nil // recalled from the index: serve only what is stored
+	case g.diskFull():
+		src, bypassOnMiss = nil, true // stored blobs still served; no new fills
+	}
+	rd, err := g.cache.Open(ctx, d, m.Size, src, g.fillCheck(rt))
+	if err != nil && bypassOnMiss && errors.Is(err, store.ErrNotFound) {
+		rec.cache = "bypass"
+		g.streamFile(w, r, m, auth, rec)
+		return
+	}
 	if err != nil {
 		g.cacheError(w, r, rt, m, auth, err, rec)
 		return
@@ -41,7 +58,7 @@ func (g *Gateway) serveCached(w http.ResponseWriter, r *http.Request, rt hubapi.
 		rec.cache = "hit"
 		// ServeContent handles Range, If-Range and If-None-Match against the
 		// ETag set by setFileHeaders, and uses sendfile.
-		http.ServeContent(w, r, "", time.Time{}, rd.File())
+		serveReader(w, r, rd, m.Size)
 		return
 	}
 	rec.cache = "fill"
@@ -58,13 +75,18 @@ func (g *Gateway) serveCached(w http.ResponseWriter, r *http.Request, rt hubapi.
 		g.streamFile(w, r, m, auth, rec) // the fill goes on without us
 		return
 	}
-	// Wait for the first byte before sending a status, so an upstream that
-	// fails at once still gets a coded 502 instead of a cut connection.
-	if m.Size > 0 {
-		if _, err := rd.ReadAt(make([]byte, 1), rng.start); err != nil && !errors.Is(err, io.EOF) {
+	// Wait before sending a status, so an upstream that fails still gets a
+	// coded 502 instead of a cut connection (which clients report as a
+	// network problem): for a small file, until it is verified whole; for a
+	// large one, until its first byte is there.
+	if m.Size <= waitWholeUpTo {
+		if err := rd.Wait(ctx); err != nil {
 			g.cacheError(w, r, rt, m, auth, err, rec)
 			return
 		}
+	} else if _, err := rd.ReadAt(make([]byte, 1), rng.start); err != nil && !errors.Is(err, io.EOF) {
+		g.cacheError(w, r, rt, m, auth, err, rec)
+		return
 	}
 	n := rng.end - rng.start + 1
 	h := w.Header()
@@ -78,6 +100,9 @@ func (g *Gateway) serveCached(w http.ResponseWriter, r *http.Request, rt hubapi.
 	sent, err := cache.WriteRange(deadlineWriter{w}, rd, rng.start, n)
 	rec.bytes = sent
 	if err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			g.noteDiskFull(err)
+		}
 		rec.decision, rec.reason = "aborted", err.Error()
 		g.log.Warn("transfer aborted", "repo", rt.Repo, "file", rt.Path, "sent", sent, "of", n, "err", err)
 		panic(http.ErrAbortHandler) // the client sees a cut transfer, never a short file
@@ -128,7 +153,11 @@ func (g *Gateway) cacheError(w http.ResponseWriter, r *http.Request, rt hubapi.R
 		d.Allow, d.Rule, d.Reason = false, "content", "its verified content is refused: "+err.Error()
 		g.refuseFile(r.Context(), w, rt, auth, d, m.Commit)
 	case errors.Is(err, syscall.ENOSPC):
-		writeError(w, http.StatusInsufficientStorage, "", "safehub: the gateway's cache disk is full", m.Commit)
+		// Nothing was sent yet: serve this client straight from the
+		// upstream (verified, not cached) rather than fail it.
+		g.noteDiskFull(err)
+		rec.decision, rec.reason, rec.cache = "allow", "cache disk full", "bypass"
+		g.streamFile(w, r, m, auth, rec)
 	case errors.Is(err, cache.ErrMismatch), errors.Is(err, cache.ErrStalled):
 		writeError(w, http.StatusBadGateway, "", "safehub: upstream transfer failed: "+err.Error(), m.Commit)
 	default:
@@ -149,3 +178,20 @@ func (d deadlineWriter) Write(p []byte) (int, error) {
 	_ = http.NewResponseController(d.w).SetWriteDeadline(time.Now().Add(writeTimeout))
 	return d.w.Write(p)
 }
+
+// diskFullBackoff is how long GETs bypass the cache after it hit a full
+// disk: each would otherwise start a fill that fails part-way, cutting its
+// client, and huggingface_hub's resume would hit the same wall.
+const diskFullBackoff = time.Minute
+
+// noteDiskFull starts (or extends) a bypass window and says so once per
+// window in the log, with what to do.
+func (g *Gateway) noteDiskFull(err error) {
+	until := g.now().Add(diskFullBackoff).UnixNano()
+	if old := g.fullUntil.Swap(until); old < g.now().UnixNano() {
+		g.log.Error("cache disk is full: serving files straight from the upstream, uncached, for the next minute; free space under --cache-dir or lower --cache-max",
+			"err", err)
+	}
+}
+
+func (g *Gateway) diskFull() bool { return g.now().UnixNano() < g.fullUntil.Load() }

@@ -7,7 +7,9 @@ import (
 
 	"github.com/safehub/safehub/internal/hubapi"
 	"github.com/safehub/safehub/internal/policy"
+	"github.com/safehub/safehub/internal/scan"
 	"github.com/safehub/safehub/internal/store"
+	"github.com/safehub/safehub/internal/upstream"
 )
 
 // MaxClientFileSize is where huggingface_hub stops downloading over HTTP
@@ -28,13 +30,25 @@ func (g *Gateway) serveFile(w http.ResponseWriter, r *http.Request, rt hubapi.Ro
 		g.refuseFile(ctx, w, rt, auth, rec.last, "")
 		return
 	}
-	t0 := time.Now()
-	meta, err := g.up.ResolveMeta(ctx, rt.Type, rt.Repo, rt.Rev, rt.Path, auth, clientHeaders(r))
-	rec.upTime = time.Since(t0)
-	if err != nil {
-		rec.decision = "upstream-error"
-		g.writeFileUpstreamError(ctx, w, rt, auth, err)
-		return
+	// Within AuthMemoTTL of the upstream accepting this token for this
+	// repo, a cached file at a known commit needs no upstream call.
+	meta := g.recall(ctx, rt, auth)
+	if meta == nil {
+		t0 := time.Now()
+		m, err := g.up.ResolveMeta(ctx, rt.Type, rt.Repo, rt.Rev, rt.Path, auth, clientHeaders(r))
+		rec.upTime = time.Since(t0)
+		if err != nil {
+			if unreachable(err) {
+				g.serveOffline(w, r, rt, err, rec)
+				return
+			}
+			g.learnDenial(rt, auth, err)
+			rec.decision = "upstream-error"
+			g.writeFileUpstreamError(ctx, w, rt, auth, err)
+			return
+		}
+		g.remember(rt, m, auth)
+		meta = m
 	}
 	rec.commit = meta.Commit
 	if meta.Repo != rt.Repo || meta.Type != rt.Type {
@@ -56,8 +70,8 @@ func (g *Gateway) serveFile(w http.ResponseWriter, r *http.Request, rt hubapi.Ro
 			"safehub: "+rt.Path+" refused: it is larger than 50 GB, which huggingface_hub downloads only over Xet, and Xet is disabled by safehub", meta.Commit)
 		return
 	}
-	t0 = time.Now()
-	res, err := g.inspect(ctx, rt, meta, auth)
+	t0 := time.Now()
+	res, err := g.verdictOf(ctx, rt, meta, auth)
 	rec.scanTime = time.Since(t0)
 	if err != nil {
 		rec.decision = "scan-error"
@@ -153,4 +167,19 @@ func clientHeaders(r *http.Request) http.Header {
 		}
 	}
 	return h
+}
+
+// verdictOf is the content verdict of a file: through upstream range reads
+// for metadata fresh from the upstream, from the stored blob for metadata
+// recalled from the index (which knows no byte location).
+func (g *Gateway) verdictOf(ctx context.Context, rt hubapi.Route, m *upstream.FileMeta, auth string) (*scan.Result, error) {
+	if m.HasSource() {
+		return g.inspect(ctx, rt, m, auth)
+	}
+	rd, err := g.openStored(ctx, m)
+	if err != nil {
+		return nil, &upstream.Error{Status: http.StatusServiceUnavailable, Msg: "the cached copy of this file was just evicted; retry"}
+	}
+	defer rd.Close()
+	return g.inspectLocal(ctx, rt, m, rd)
 }

@@ -6,12 +6,16 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/semaphore"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/safehub/safehub/internal/cache"
 	"github.com/safehub/safehub/internal/hubapi"
@@ -29,6 +33,15 @@ type Gateway struct {
 	scanSlots *semaphore.Weighted
 	cache     *cache.Cache // nil: every GET streams from the upstream
 	observers []Observer
+	index     *metaIndex // file metadata by commit, branch commits, public repos
+	memo      *authMemo  // upstream acceptances of tokens, per repo
+	now       func() time.Time
+	fullUntil atomic.Int64 // unix nanos: until then GETs bypass a full cache disk
+
+	base        context.Context // cancelled by Close: ends background probes
+	stop        context.CancelFunc
+	probes      sync.WaitGroup
+	probeFlight singleflight.Group
 }
 
 // Config is what New needs. Policy, Logger and Cache may be nil.
@@ -39,6 +52,13 @@ type Config struct {
 	Cache    *cache.Cache
 	// Observers receive one Event per request (audit log, metrics).
 	Observers []Observer
+	// MetaDir holds the metadata index (index.jsonl), so a restart keeps
+	// what the upstream said about files by commit, branches and public
+	// repos, and cached public files can be served while the upstream is
+	// unreachable. Empty: the index lives in memory only.
+	MetaDir string
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
 }
 
 // New returns a gateway in front of cfg.Upstream.
@@ -47,14 +67,33 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, errors.New("gateway: no upstream")
 	}
 	g := &Gateway{up: cfg.Upstream, pol: cfg.Policy, log: cfg.Logger, verdicts: newVerdictCache(maxVerdicts),
-		scanSlots: semaphore.NewWeighted(maxParallelScan), cache: cfg.Cache, observers: cfg.Observers}
+		scanSlots: semaphore.NewWeighted(maxParallelScan), cache: cfg.Cache, observers: cfg.Observers,
+		memo: newAuthMemo(), now: cfg.Now}
 	if g.pol == nil {
 		g.pol = policy.Default()
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	ix, err := openMetaIndex(cfg.MetaDir, g.log)
+	if err != nil {
+		return nil, err
+	}
+	g.index = ix
+	g.base, g.stop = context.WithCancel(context.Background())
 	return g, nil
+}
+
+// Close ends background work (public-repo probes) and closes the metadata
+// index. Requests still running are not affected; call it after the HTTP
+// server has shut down.
+func (g *Gateway) Close() error {
+	g.stop()
+	g.probes.Wait()
+	return g.index.close()
 }
 
 // ServeHTTP dispatches on hubapi.Parse: ServeMux cannot route Hub URLs.

@@ -2,15 +2,18 @@ package gateway
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"path"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/singleflight"
 
 	"github.com/safehub/safehub/internal/hubapi"
 	"github.com/safehub/safehub/internal/scan"
+	"github.com/safehub/safehub/internal/scan/finding"
 	"github.com/safehub/safehub/internal/upstream"
 )
 
@@ -21,6 +24,14 @@ const (
 	// take together. A file past the cap is unknown, and refused.
 	maxScanInflate  = 512 << 20
 	maxParallelScan = 4
+	// A file up to this size that the scan would refuse is read whole and
+	// checked against its digest first: range reads carry no digest, and a
+	// corrupt upstream must read as a failed transfer, not as a refusal.
+	verifyRefusalsUpTo = 16 << 20
+	// Larger files cannot be verified that cheaply; a doubtful verdict on
+	// them is kept for a while only, so a transient upstream fault cannot
+	// make a blob refused for the life of the process.
+	unverifiedVerdictTTL = 10 * time.Minute
 )
 
 // inspect returns the content verdict of a file, scanning it through HTTP
@@ -47,7 +58,15 @@ func (g *Gateway) inspect(ctx context.Context, rt hubapi.Route, m *upstream.File
 		if err != nil {
 			return nil, err
 		}
-		g.verdicts.put(key, res)
+		ttl := time.Duration(0) // for good
+		if doubtful := res.Verdict != finding.Safe || res.PickleBearing; doubtful {
+			if m.Size > verifyRefusalsUpTo {
+				ttl = unverifiedVerdictTTL
+			} else if err := verifyWhole(ra, m); err != nil {
+				return nil, err
+			}
+		}
+		g.verdicts.put(key, res, ttl)
 		return res, nil
 	})
 	select {
@@ -61,6 +80,22 @@ func (g *Gateway) inspect(ctx context.Context, rt hubapi.Route, m *upstream.File
 	}
 }
 
+// verifyWhole reads a small file through its range reader and checks it
+// against the digest the upstream announced.
+func verifyWhole(ra io.ReaderAt, m *upstream.FileMeta) error {
+	v := newVerifier(m)
+	if v == nil {
+		return nil
+	}
+	if _, err := io.Copy(v.h, io.NewSectionReader(ra, 0, m.Size)); err != nil {
+		return &upstream.Error{Status: http.StatusBadGateway, Msg: "reading the file for its digest check: " + err.Error()}
+	}
+	if !v.ok() {
+		return &upstream.Error{Status: http.StatusBadGateway, Msg: "the upstream's bytes do not match the file's digest " + v.want}
+	}
+	return nil
+}
+
 func verdictKey(digest, name string) string {
 	return digest + "|" + strings.ToLower(path.Ext(name))
 }
@@ -71,35 +106,51 @@ func verdictKey(digest, name string) string {
 type verdictCache struct {
 	mu      sync.Mutex
 	max     int
-	results map[string]*scan.Result
+	results map[string]verdictEntry
 	order   []string // insertion order, for eviction
 	refused map[string]bool
 	flight  singleflight.Group
 }
 
 func newVerdictCache(max int) *verdictCache {
-	return &verdictCache{max: max, results: map[string]*scan.Result{}, refused: map[string]bool{}}
+	return &verdictCache{max: max, results: map[string]verdictEntry{}, refused: map[string]bool{}}
+}
+
+// verdictEntry is a cached result; expires is zero for a verdict kept
+// for good.
+type verdictEntry struct {
+	res     *scan.Result
+	expires time.Time
 }
 
 func (c *verdictCache) get(key string) (*scan.Result, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r, ok := c.results[key]
-	return r, ok
+	e, ok := c.results[key]
+	if ok && !e.expires.IsZero() && time.Now().After(e.expires) {
+		delete(c.results, key) // its slot in order is reclaimed on eviction
+		return nil, false
+	}
+	return e.res, ok
 }
 
-func (c *verdictCache) put(key string, r *scan.Result) {
+// put keeps r under key, for ttl (0: until evicted).
+func (c *verdictCache) put(key string, r *scan.Result, ttl time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.results[key]; ok {
 		return
 	}
-	if len(c.order) >= c.max {
+	for len(c.order) >= c.max {
 		old := c.order[0]
 		c.order = c.order[1:]
 		delete(c.results, old)
 	}
-	c.results[key] = r
+	e := verdictEntry{res: r}
+	if ttl > 0 {
+		e.expires = time.Now().Add(ttl)
+	}
+	c.results[key] = e
 	c.order = append(c.order, key)
 }
 

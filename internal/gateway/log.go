@@ -20,7 +20,7 @@ type requestLog struct {
 	verdict  string
 	format   string
 	commit   string
-	cache    string // hit, fill, bypass; "" when the cache was not used
+	cache    string // hit, fill, bypass, offline; "" when the cache was not used
 	bytes    int64
 	last     policy.Decision
 	scanTime time.Duration

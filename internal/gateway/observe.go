@@ -30,7 +30,7 @@ type Event struct {
 	Reason       string        `json:"reason,omitempty"`
 	Verdict      string        `json:"verdict,omitempty"`
 	Format       string        `json:"format,omitempty"`
-	Cache        string        `json:"cache,omitempty"` // hit, fill, bypass
+	Cache        string        `json:"cache,omitempty"` // hit, fill, bypass (not cached: disk full or range far ahead), offline (upstream down)
 	Bytes        int64         `json:"bytes"`
 	ScanTime     time.Duration `json:"-"` // time spent on the content check (near 0 for a cached verdict)
 	UpstreamTime time.Duration `json:"-"` // time to the upstream's metadata answer

@@ -212,6 +212,10 @@ type FileMeta struct {
 	byteURL     *url.URL
 }
 
+// HasSource reports whether m knows where its bytes are: metadata rebuilt
+// from the gateway's index does not, and can only be served from a cache.
+func (m *FileMeta) HasSource() bool { return m.byteURL != nil }
+
 // IsLFS reports whether the file is stored in LFS/Xet (it has a sha256).
 func (m *FileMeta) IsLFS() bool { return m.LinkedETag != "" }
 

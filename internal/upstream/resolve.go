@@ -107,6 +107,9 @@ func mustUnescape(p string) string {
 // to a CDN. The caller must close the body; reads stall-fail after
 // IdleTimeout without progress.
 func (c *Client) FetchBytes(ctx context.Context, m *FileMeta, auth, rangeHdr string) (*http.Response, error) {
+	if m.byteURL == nil {
+		return nil, &Error{Status: http.StatusBadGateway, Msg: "no upstream location for " + m.Repo + " at " + m.Commit + " (metadata from the index)"}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	h := http.Header{}
 	if rangeHdr != "" {
