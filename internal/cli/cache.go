@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/safehub/safehub/internal/config"
 	"github.com/safehub/safehub/internal/store"
 	"github.com/safehub/safehub/internal/store/disk"
 )
@@ -149,11 +150,11 @@ func (o pruneOptions) selector(cmd *cobra.Command, now time.Time) (pruneSelector
 		return sel, errors.New("say what to remove: --max SIZE, --older-than DURATION or --all (see 'safehub cache prune --help')")
 	}
 	if hasMax {
-		n, err := parseSize(o.max)
+		n, err := config.ParseSize(o.max)
 		if err != nil || strings.TrimSpace(o.max) == "" {
 			return sel, fmt.Errorf("--max %q is not a size: use bytes or a number with K, M, G or T, such as 200G", o.max)
 		}
-		sel.maxBytes = n
+		sel.maxBytes = int64(n)
 	}
 	if hasAge {
 		d, err := parseAge(o.olderThan)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/safehub/safehub/internal/config"
 	"github.com/safehub/safehub/internal/policy"
 )
 
@@ -30,15 +31,25 @@ repo, and every other file is served only after its content is checked.`,
 func newPolicyCheckCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "check FILE",
-		Short: "Validate a policy file",
-		Long: `Validate a policy file: unknown keys, bad values and bad globs are errors,
-each printed with its line number. Exit status 0 when the file is valid
-(warnings about rules that probably do not do what was meant are printed
-but do not fail the check), 2 when it is not.`,
+		Short: "Validate a policy file or a serve config file",
+		Long: `Validate a policy file, or a serve config file (and the policy file it
+names): unknown keys, bad values and bad globs are errors, each printed with
+its line number. Exit status 0 when the file is valid (warnings about rules
+that probably do not do what was meant are printed but do not fail the
+check), 2 when it is not.`,
 		Example: `  safehub policy check /etc/safehub/policy.yaml
-  # policy.yaml: ok (3 rules, mode enforce)`,
+  # policy.yaml: ok (3 rules, mode enforce)
+  safehub policy check /etc/safehub/config.yaml
+  # config.yaml: ok (config)`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if isCfg, err := config.IsConfigFile(args[0]); err == nil && isCfg {
+				if err := config.Check(args[0]); err != nil {
+					return configCheckError(cmd.ErrOrStderr(), err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (config)\n", args[0])
+				return nil
+			}
 			p, err := policy.Load(args[0])
 			if err != nil {
 				return policyLoadError(cmd.ErrOrStderr(), err)
@@ -63,6 +74,19 @@ func policyLoadError(stderr io.Writer, err error) error {
 		fmt.Fprintln(stderr, e)
 	}
 	return withCode(ExitError, nil)
+}
+
+// configCheckError prints every line-numbered error of a config file (or
+// of the policy file it names) and returns exit status 2.
+func configCheckError(stderr io.Writer, err error) error {
+	var ces config.Errors
+	if errors.As(err, &ces) {
+		for _, e := range ces {
+			fmt.Fprintln(stderr, e)
+		}
+		return withCode(ExitError, nil)
+	}
+	return policyLoadError(stderr, err)
 }
 
 func newPolicyExplainCmd() *cobra.Command {

@@ -124,3 +124,18 @@ func TestPolicyHelpHasExamples(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyCheckValidatesConfigFiles(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "config.yaml")
+	os.WriteFile(good, []byte("listen: 127.0.0.1:8080\nupstream: https://huggingface.co\n"), 0o644)
+	if code, out, errs := runMain(t, "policy", "check", good); code != 0 || !strings.Contains(out, "ok (config)") {
+		t.Fatalf("good config: %d %q %q", code, out, errs)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("listen: 127.0.0.1:8080\nupstrem: x\n"), 0o644)
+	code, _, errs := runMain(t, "policy", "check", bad)
+	if code != 2 || !strings.Contains(errs, "bad.yaml:2") || !strings.Contains(errs, `did you mean "upstream"`) {
+		t.Fatalf("misspelt config key: %d %q", code, errs)
+	}
+}

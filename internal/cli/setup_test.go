@@ -1,32 +1,24 @@
 package cli
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-func runCLI(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code := Main(args, &out, &errb)
-	return code, out.String(), errb.String()
-}
-
 // setup --apply then --undo through the command line, against a temporary root.
 func TestSetupCommandApplyUndo(t *testing.T) {
 	root := t.TempDir()
 	t.Setenv("PATH", "/nonexistent-path-dir") // no interpreters to list from the real PATH
-	code, out, errs := runCLI(t, "setup", "--root", root, "--listen", "0.0.0.0:8080")
+	code, out, errs := runMain(t, "setup", "--root", root, "--listen", "0.0.0.0:8080")
 	if code != 0 || !strings.Contains(out, "Nothing was changed. Run again with --apply") {
 		t.Fatalf("dry run: %d\n%s\n%s", code, out, errs)
 	}
 	if _, err := os.Stat(filepath.Join(root, "etc")); !os.IsNotExist(err) {
 		t.Fatal("the dry run wrote files")
 	}
-	code, out, errs = runCLI(t, "setup", "--root", root, "--apply", "--listen", "0.0.0.0:8080")
+	code, out, errs = runMain(t, "setup", "--root", root, "--apply", "--listen", "0.0.0.0:8080")
 	if code != 0 || !strings.Contains(out, "systemctl enable --now safehub") {
 		t.Fatalf("apply: %d\n%s\n%s", code, out, errs)
 	}
@@ -34,7 +26,7 @@ func TestSetupCommandApplyUndo(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), "HF_ENDPOINT='http://127.0.0.1:8080'") {
 		t.Fatalf("profile: %q %v", b, err)
 	}
-	code, out, errs = runCLI(t, "setup", "--root", root, "--undo")
+	code, out, errs = runMain(t, "setup", "--root", root, "--undo")
 	if code != 0 || !strings.Contains(out, "removed  /etc/profile.d/safehub.sh") {
 		t.Fatalf("undo: %d\n%s\n%s", code, out, errs)
 	}
@@ -42,7 +34,7 @@ func TestSetupCommandApplyUndo(t *testing.T) {
 	if len(entries) != 0 {
 		t.Errorf("undo left %v under the root", entries)
 	}
-	code, _, errs = runCLI(t, "setup", "--root", root, "--undo")
+	code, _, errs = runMain(t, "setup", "--root", root, "--undo")
 	if code != ExitError || !strings.Contains(errs, "nothing to undo") {
 		t.Errorf("undo without a setup: %d %s", code, errs)
 	}
@@ -58,7 +50,7 @@ func TestSetupCommandErrorsSayWhatToDo(t *testing.T) {
 		{[]string{"setup", "--root", root, "--endpoint", "gpu01:8080"}, "e.g. http://gpu-server:8080"},
 		{[]string{"setup", "--root", root, "--guard-mode", "loud"}, "want one of block, warn, audit"},
 	} {
-		code, _, errs := runCLI(t, c.args...)
+		code, _, errs := runMain(t, c.args...)
 		if code != ExitError || !strings.Contains(errs, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want %q", c.args, code, errs, c.want)
 		}

@@ -59,14 +59,23 @@ func isConfigData(data []byte) bool {
 	if m.Kind != yaml.MappingNode || len(m.Content) == 0 {
 		return false
 	}
+	// A config file is one that names any serve setting and no policy
+	// key, so that a misspelt key in a config file is reported against the
+	// config schema, not the policy's.
 	known := map[string]bool{}
 	for _, k := range topKeys {
 		known[k] = true
 	}
+	config := false
 	for i := 0; i < len(m.Content); i += 2 {
-		if !known[m.Content[i].Value] {
+		k := m.Content[i].Value
+		if policyKeys[k] {
 			return false
 		}
+		config = config || known[k]
 	}
-	return true
+	return config
 }
+
+// policyKeys are the top-level keys of a policy file.
+var policyKeys = map[string]bool{"mode": true, "weights_only_pickles": true, "defaults": true, "scan_profile": true, "rules": true}
