@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs everything the test suites need on a fresh Debian machine, and
 # nothing by hand: Debian's torch 1.13 stack for /usr/bin/python3 (the
-# guard and the scanner corpus), and a virtualenv (.venv) with the newest
-# huggingface_hub and hf_xet from PyPI (the integration suite).
+# guard and the scanner corpus), Chromium (the status page's browser test),
+# systemd-analyze (checks the unit that setup writes), and a virtualenv
+# (.venv) with the newest huggingface_hub and hf_xet from PyPI (the
+# integration suite).
 # Idempotent: a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_pkgs=(python3-torch python3-numpy python3-pytest python3-venv python3-joblib python3-h5py)
+apt_pkgs=(python3-torch python3-numpy python3-pytest python3-venv python3-joblib python3-h5py chromium systemd)
 missing=()
 for p in "${apt_pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -14,6 +14,10 @@ func newGuardCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "guard",
 		Short: "Install, remove or check the Python tripwire that stops torch.load of downloaded pickles",
+		Example: `  safehub guard install --python /usr/bin/python3      # this interpreter and venvs made from it
+  safehub guard install --python ~/venv/bin/python --mode warn
+  safehub guard status --python /usr/bin/python3
+  safehub guard uninstall --python /usr/bin/python3`,
 		Long: `safehub guard puts a small Python package (safehub_guard) into an interpreter's start-up.
 It wraps torch.load when torch loads (it never imports torch itself): files from download
 caches, other users' files and anonymous streams load weights-only or are refused, while your
@@ -27,7 +31,10 @@ it covers that venv only. Settings: SAFEHUB_GUARD=block|warn|audit|off, SAFEHUB_
 	install := &cobra.Command{
 		Use:   "install",
 		Short: "Install the guard into an interpreter (idempotent)",
-		Args:  cobra.NoArgs,
+		Example: `  safehub guard install                                  # python3 on PATH
+  safehub guard install --python /usr/bin/python3.11 --mode block
+  safehub guard install --python /opt/conda/bin/python   # one interpreter setup did not reach`,
+		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			x, err := guard.NewInstaller(c.Context(), python, c.OutOrStdout())
 			if err != nil {
@@ -42,9 +49,10 @@ it covers that venv only. Settings: SAFEHUB_GUARD=block|warn|audit|off, SAFEHUB_
 	install.Flags().StringVar(&mode, "mode", "block", "default when SAFEHUB_GUARD is unset: block, warn or audit")
 
 	uninstall := &cobra.Command{
-		Use:   "uninstall",
-		Short: "Remove the guard and restore what the install changed",
-		Args:  cobra.NoArgs,
+		Use:     "uninstall",
+		Short:   "Remove the guard and restore what the install changed",
+		Example: `  safehub guard uninstall --python /usr/bin/python3`,
+		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			x, err := guard.NewInstaller(c.Context(), python, c.OutOrStdout())
 			if err != nil {
@@ -63,9 +71,10 @@ it covers that venv only. Settings: SAFEHUB_GUARD=block|warn|audit|off, SAFEHUB_
 	}
 
 	status := &cobra.Command{
-		Use:   "status",
-		Short: "Exit 0 and print 'active' if the guard is in force in the interpreter",
-		Args:  cobra.NoArgs,
+		Use:     "status",
+		Short:   "Exit 0 and print 'active' if the guard is in force in the interpreter",
+		Example: `  safehub guard status --python /usr/bin/python3 && echo guarded`,
+		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			x, err := guard.NewInstaller(c.Context(), python, c.OutOrStdout())
 			if err != nil {

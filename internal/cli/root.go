@@ -47,7 +47,14 @@ func NewRootCmd() *cobra.Command {
   safehub serve    a Hugging Face Hub gateway for HF_ENDPOINT that refuses pickles
   safehub scan     the same content scanner, for files already on disk
   safehub guard    a tripwire in Python that stops torch.load of downloaded pickles
-  safehub policy   check a policy file, or explain a decision`,
+  safehub policy   check a policy or config file, or explain a decision
+  safehub setup    make this server safe in one command (profile.d, config, unit, guard)
+  safehub cache    list or prune the gateway's verified blob cache
+  safehub audit    read the gateway's audit log`,
+		Example: `  safehub setup --apply                      # then: systemctl enable --now safehub
+  safehub serve --upstream ./examples/mirror
+  safehub scan ~/.cache/huggingface/hub
+  safehub policy explain org/model pytorch_model.bin`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -15,7 +15,9 @@ func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print safehub's version",
-		Args:  cobra.NoArgs,
+		Example: `  safehub version
+  # safehub v1.0.0 (0123456789ab) go1.26.8 linux/amd64`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rev := ""
 			if bi, ok := debug.ReadBuildInfo(); ok {
