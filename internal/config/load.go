@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/safehub/safehub/internal/policy"
+	"github.com/safehub/safehub/internal/suggest"
 )
 
 // MaxConfigBytes bounds the file: a config is a few hundred bytes, so a
@@ -183,7 +184,7 @@ func typeError(name, msg string) *Error {
 			where, known = "in audit_log", auditKeys
 		}
 		e.Msg = fmt.Sprintf("unknown key %q %s", k[1], where)
-		if s := closest(k[1], known); s != "" {
+		if s := suggest.Closest(k[1], known); s != "" {
 			e.Msg += fmt.Sprintf(" (did you mean %q?)", s)
 		} else {
 			e.Msg += " (known keys: " + strings.Join(known, ", ") + ")"
@@ -206,40 +207,6 @@ func typeError(name, msg string) *Error {
 		e.Msg = fmt.Sprintf("expected %s, got %s", want, got)
 	}
 	return e
-}
-
-// closest returns the known key within edit distance 2 of key, if any.
-func closest(key string, known []string) string {
-	best, bestDist := "", 3
-	for _, k := range known {
-		if d := editDistance(strings.ToLower(key), k); d < bestDist {
-			best, bestDist = k, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99 // long keys are not typos of ours; keep the cost bounded
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // keyLines maps each key of the file (nested keys dotted) to its line.

@@ -62,15 +62,11 @@ func (g *Gateway) serveCached(w http.ResponseWriter, r *http.Request, rt hubapi.
 		return
 	}
 	rec.cache = "fill"
-	rng, partial, err := parseRange(r.Header.Get("Range"), m.Size)
-	if err != nil {
-		w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(m.Size, 10))
-		writeError(w, http.StatusRequestedRangeNotSatisfiable, "", "safehub: "+err.Error(), m.Commit)
+	rng, partial, ok := requestedRange(w, r, m)
+	if !ok {
 		return
 	}
-	if !partial {
-		rng = byteRange{0, m.Size - 1}
-	} else if rng.start > rd.Available()+rangeAheadOfFill {
+	if partial && rng.start > rd.Available()+rangeAheadOfFill {
 		rec.cache = "bypass"
 		g.streamFile(w, r, m, auth, rec) // the fill goes on without us
 		return

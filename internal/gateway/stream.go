@@ -26,6 +26,22 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBuf); return &b 
 // byteRange is an inclusive range [start, end] of a file.
 type byteRange struct{ start, end int64 }
 
+// requestedRange is the part of m the request asks for: its Range header's
+// single range, or the whole file. ok is false when the range cannot be
+// satisfied; the 416 answer has then been written.
+func requestedRange(w http.ResponseWriter, r *http.Request, m *upstream.FileMeta) (rng byteRange, partial, ok bool) {
+	rng, partial, err := parseRange(r.Header.Get("Range"), m.Size)
+	if err != nil {
+		w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(m.Size, 10))
+		writeError(w, http.StatusRequestedRangeNotSatisfiable, "", "safehub: "+err.Error(), m.Commit)
+		return rng, false, false
+	}
+	if !partial {
+		rng = byteRange{0, m.Size - 1}
+	}
+	return rng, partial, true
+}
+
 // parseRange reads a single-range "bytes=" header against size. ok=false
 // with err=nil means "serve the whole file" (no header, or a form this
 // gateway answers in full, which RFC 9110 allows); err means 416.
@@ -71,14 +87,9 @@ func parseRange(h string, size int64) (byteRange, bool, error) {
 // is held back until the digest matches, so a corrupted or truncated
 // transfer never ends as a complete response: the connection is cut.
 func (g *Gateway) streamFile(w http.ResponseWriter, r *http.Request, m *upstream.FileMeta, auth string, rec *requestLog) {
-	rng, partial, err := parseRange(r.Header.Get("Range"), m.Size)
-	if err != nil {
-		w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(m.Size, 10))
-		writeError(w, http.StatusRequestedRangeNotSatisfiable, "", "safehub: "+err.Error(), m.Commit)
+	rng, partial, ok := requestedRange(w, r, m)
+	if !ok {
 		return
-	}
-	if !partial {
-		rng = byteRange{0, m.Size - 1}
 	}
 	n := rng.end - rng.start + 1
 	if m.Size == 0 {

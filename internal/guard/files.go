@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/safehub/safehub/internal/fsutil"
 )
 
 // owner returns a file's uid and gid (-1 where the platform has none).
@@ -27,32 +29,14 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
 		perm = st.Mode().Perm()
 		uid, gid = owner(st)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".safehub-*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	defer os.Remove(name) // no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(name, perm); err != nil {
-		return err
-	}
-	if uid >= 0 && (uid != os.Geteuid() || gid != os.Getegid()) {
-		if err := os.Chown(name, uid, gid); err != nil {
-			return fmt.Errorf("keep owner of %s: %w", path, err)
+	return fsutil.WriteAtomic(path, data, perm, func(tmp string) error {
+		if uid >= 0 && (uid != os.Geteuid() || gid != os.Getegid()) {
+			if err := os.Chown(tmp, uid, gid); err != nil {
+				return fmt.Errorf("keep owner of %s: %w", path, err)
+			}
 		}
-	}
-	return os.Rename(name, path)
+		return nil
+	})
 }
 
 // restoreFile puts back a changed file's original bytes, mode, owner and

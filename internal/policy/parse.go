@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/safehub/safehub/internal/suggest"
 )
 
 // Limits on a policy file. Policy files are written by admins, but the
@@ -189,44 +191,10 @@ func unknownKeyMessage(key, typ string) string {
 		where, known = "in a rule", ruleKeys
 	}
 	msg := fmt.Sprintf("unknown key %q %s", key, where)
-	if s := closest(key, known); s != "" {
+	if s := suggest.Closest(key, known); s != "" {
 		return msg + fmt.Sprintf(" (did you mean %q?)", s)
 	}
 	return msg + " (known keys: " + strings.Join(known, ", ") + ")"
-}
-
-// closest returns the known key within edit distance 2 of key, if any.
-func closest(key string, known []string) string {
-	best, bestDist := "", 3
-	for _, k := range known {
-		if d := editDistance(strings.ToLower(key), k); d < bestDist {
-			best, bestDist = k, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99 // long keys are not typos of ours; keep the cost bounded
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // ruleLines returns the line of each item of the top-level "rules" list, so

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/safehub/safehub/internal/fsutil"
 	"github.com/safehub/safehub/internal/guard"
 )
 
@@ -41,7 +42,7 @@ func (p *Plan) Apply(ctx context.Context, log io.Writer) error {
 		if err := m.save(root); err != nil {
 			return fmt.Errorf("write %s: %w", ManifestPath, err)
 		}
-		if err := writeAtomic(f.Path, f.Content, 0o644); err != nil {
+		if err := fsutil.WriteAtomic(f.Path, f.Content, 0o644, nil); err != nil {
 			return fmt.Errorf("write %s: %w", f.Rel, err)
 		}
 		fmt.Fprintf(log, "wrote    %s\n", f.Rel)
@@ -162,7 +163,7 @@ func undoFile(rec fileRecord, root string, log io.Writer) error {
 		cur = nil
 	}
 	if rec.Existed {
-		if err := writeAtomic(rec.Path, rec.Original, rec.Perm); err != nil {
+		if err := fsutil.WriteAtomic(rec.Path, rec.Original, rec.Perm, nil); err != nil {
 			return fmt.Errorf("restore %s: %w", name, err)
 		}
 		fmt.Fprintf(log, "restored %s\n", name)

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/safehub/safehub/internal/fsutil"
 )
 
 const manifestVersion = 1
@@ -99,7 +101,7 @@ func (m *manifest) save(root string) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(manifestFile(root), append(data, '\n'), 0o600)
+	return fsutil.WriteAtomic(manifestFile(root), append(data, '\n'), 0o600, nil)
 }
 
 // remember records path's state before setup's first write to it.
@@ -156,30 +158,4 @@ func (m *manifest) mkdirRecorded(dir string) error {
 		m.Dirs = append(m.Dirs, missing[i])
 	}
 	return nil
-}
-
-// writeAtomic replaces path through a temp file and a rename, so a login
-// shell never sources half a profile script.
-func writeAtomic(path string, data []byte, perm fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".safehub-*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	defer os.Remove(name) // no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(name, perm); err != nil {
-		return err
-	}
-	return os.Rename(name, path)
 }
