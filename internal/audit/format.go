@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/safehub/safehub/internal/humanize"
 )
 
 // Pretty formats a record as one line of text for people reading the log:
@@ -48,7 +50,7 @@ func Pretty(r Record) string {
 		}
 	}
 	if r.Bytes > 0 {
-		b.WriteString("  " + HumanBytes(r.Bytes))
+		b.WriteString("  " + humanize.Bytes(r.Bytes))
 	}
 	if r.Reason != "" {
 		b.WriteString("  " + strconv.Quote(r.Reason))
@@ -70,18 +72,4 @@ func clean(s string) string {
 	}
 	q := strconv.Quote(s)
 	return q[1 : len(q)-1]
-}
-
-// HumanBytes prints n in B, KiB, MiB or GiB.
-func HumanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	f, i := float64(n), -1
-	for f >= unit && i < 3 {
-		f /= unit
-		i++
-	}
-	return fmt.Sprintf("%.1f %s", f, [...]string{"KiB", "MiB", "GiB", "TiB"}[i])
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/safehub/safehub/internal/humanize"
 )
 
 func day(d, h int) time.Time { return time.Date(2026, 11, d, h, 0, 0, 0, time.UTC) }
@@ -228,7 +230,7 @@ func TestPrettyEscapesControlCharacters(t *testing.T) {
 	if !strings.HasPrefix(p, "2026-11-26 01:00:00Z refuse       404 GET org/a evil\\nname.bin  rule=name:*.bin") {
 		t.Errorf("pretty: %s", p)
 	}
-	if got := HumanBytes(3 << 20); got != "3.0 MiB" {
+	if got := humanize.Bytes(3 << 20); got != "3.0 MiB" {
 		t.Errorf("HumanBytes: %s", got)
 	}
 }

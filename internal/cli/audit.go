@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/safehub/safehub/internal/audit"
+	"github.com/safehub/safehub/internal/humanize"
 )
 
 func newAuditCmd() *cobra.Command {
@@ -185,7 +186,7 @@ func printSummary(w io.Writer, path string, files int, s audit.Summary) {
 		fmt.Fprintf(w, "since %s\n", s.Since.UTC().Format(summaryTime))
 	}
 	fmt.Fprintf(w, "%d decisions: %d allowed, %d refused, %d would be refused (audit mode), %d errors; %s served\n",
-		s.Events, s.Allowed, s.Refused, s.AuditRefused, s.Errors, audit.HumanBytes(s.BytesServed))
+		s.Events, s.Allowed, s.Refused, s.AuditRefused, s.Errors, humanize.Bytes(s.BytesServed))
 	if s.Dropped > 0 {
 		fmt.Fprintf(w, "warning: %d decisions were not logged (the gateway's audit queue was full: is the disk slow?)\n", s.Dropped)
 	}

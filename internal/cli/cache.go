@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/safehub/safehub/internal/config"
+	"github.com/safehub/safehub/internal/humanize"
 	"github.com/safehub/safehub/internal/store"
 	"github.com/safehub/safehub/internal/store/disk"
 )
@@ -236,12 +237,12 @@ func runPrune(ctx context.Context, w io.Writer, st *disk.Disk, sel pruneSelector
 				return withCode(ExitError, fmt.Errorf("removing %s: %w (%d blobs removed so far; run the command again once the cause is fixed)", digestOf(b), err, gone))
 			}
 		}
-		fmt.Fprintf(w, "%s %s  %s  last used %s\n", verb, digestOf(b), humanBytes(b.Size), b.LastUsed.UTC().Format(time.RFC3339))
+		fmt.Fprintf(w, "%s %s  %s  last used %s\n", verb, digestOf(b), humanize.Bytes(b.Size), b.LastUsed.UTC().Format(time.RFC3339))
 		gone++
 		goneBytes += b.Size
 	}
-	fmt.Fprintf(w, "%s %d blobs, %s; %d blobs, %s remain in %s\n", verb, gone, humanBytes(goneBytes),
-		len(blobs)-gone, humanBytes(total-goneBytes), st.Root())
+	fmt.Fprintf(w, "%s %d blobs, %s; %d blobs, %s remain in %s\n", verb, gone, humanize.Bytes(goneBytes),
+		len(blobs)-gone, humanize.Bytes(total-goneBytes), st.Root())
 	if dryRun {
 		fmt.Fprintln(w, "dry run: nothing was removed")
 	}
@@ -295,13 +296,13 @@ func writeCacheTable(w io.Writer, root string, blobs []store.Info, now time.Time
 	var total int64
 	for _, b := range blobs {
 		total += b.Size
-		fmt.Fprintf(tw, "%s\t%s\t%s (%s ago)\t\n", digestOf(b), humanBytes(b.Size),
+		fmt.Fprintf(tw, "%s\t%s\t%s (%s ago)\t\n", digestOf(b), humanize.Bytes(b.Size),
 			b.LastUsed.UTC().Format(time.RFC3339), now.Sub(b.LastUsed).Round(time.Second))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%d blobs, %s (%d bytes) in %s\n", len(blobs), humanBytes(total), total, root)
+	_, err := fmt.Fprintf(w, "%d blobs, %s (%d bytes) in %s\n", len(blobs), humanize.Bytes(total), total, root)
 	return err
 }
 
@@ -329,18 +330,4 @@ func writeCacheJSON(w io.Writer, cacheDir, root string, blobs []store.Info) erro
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
-}
-
-// humanBytes prints sizes in powers of 1024, as --max reads them.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
 }

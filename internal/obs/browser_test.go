@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/safehub/safehub/internal/gateway"
+	"github.com/safehub/safehub/internal/humanize"
 	"github.com/safehub/safehub/internal/policy"
 	"github.com/safehub/safehub/internal/store"
 )
@@ -173,7 +174,7 @@ func TestStatusPageInHeadlessChromium(t *testing.T) {
 		t.Fatalf("store holds %d bytes (%v), want at least the safetensors file", held, err)
 	}
 	size := visibleText(element(t, dom, "div", "cache-size"))
-	if want := "Cache size " + humanBytes(held) + " of 10.0 GiB cap"; !strings.Contains(size, want) {
+	if want := "Cache size " + humanize.Bytes(held) + " of 10.0 GiB cap"; !strings.Contains(size, want) {
 		t.Errorf("cache size tile reads %q, want %q", size, want)
 	}
 	rate := visibleText(element(t, dom, "div", "cache-hit-rate"))

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/safehub/safehub/internal/humanize"
 	"github.com/safehub/safehub/internal/upstream"
 )
 
@@ -144,7 +145,7 @@ func (a *Admin) readiness(ctx context.Context) Readiness {
 		case n == 0:
 			r.Cache = CheckResult{Detail: "empty: nothing to serve without the upstream"}
 		default:
-			r.Cache = CheckResult{OK: true, Detail: "holds " + humanBytes(n)}
+			r.Cache = CheckResult{OK: true, Detail: "holds " + humanize.Bytes(n)}
 		}
 	}
 	r.Ready = r.Upstream.OK || r.Cache.OK

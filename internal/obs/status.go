@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/safehub/safehub/internal/humanize"
 	"github.com/safehub/safehub/internal/policy"
 )
 
@@ -19,7 +20,7 @@ var statusHTML string
 const topRepos = 15
 
 var statusTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
-	"bytes":   humanBytes,
+	"bytes":   humanize.Bytes,
 	"count":   humanCount,
 	"percent": humanPercent,
 	"clock":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
@@ -92,20 +93,6 @@ func (a *Admin) serveStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Write(buf.Bytes())
-}
-
-// humanBytes writes 1536 as "1.5 KiB".
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // humanPercent writes 0.25 as "25.0%".

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/safehub/safehub/internal/gateway"
+	"github.com/safehub/safehub/internal/humanize"
 	"github.com/safehub/safehub/internal/policy"
 )
 
@@ -92,8 +93,8 @@ func TestStatusPageWhenEmptyAndNotReady(t *testing.T) {
 
 func TestHumanNumbers(t *testing.T) {
 	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 5 << 30: "5.0 GiB", 3 << 40: "3.0 TiB"} {
-		if got := humanBytes(n); got != want {
-			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
+		if got := humanize.Bytes(n); got != want {
+			t.Errorf("humanize.Bytes(%d) = %q, want %q", n, got, want)
 		}
 	}
 	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -1234: "-1,234"} {
