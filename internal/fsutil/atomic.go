@@ -1,9 +1,11 @@
-// Package fsutil holds the file-writing step that the guard installer and
+// Package fsutil holds the file-system steps that the guard installer and
 // server setup share: replacing a system file so that nothing reading it
-// (a starting Python, a login shell) ever sees half of it.
+// (a starting Python, a login shell) ever sees half of it, and creating
+// folders so that an uninstall knows which ones it made.
 package fsutil
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -40,4 +42,33 @@ func WriteAtomic(path string, data []byte, perm fs.FileMode, prepare func(tmp st
 		}
 	}
 	return os.Rename(name, path)
+}
+
+// MkdirAllRecorded creates dir and its missing parents with mode 0755
+// (readable by every user, whatever the umask) and appends the folders it
+// created to *created, outermost first, so an uninstall can remove exactly
+// those.
+func MkdirAllRecorded(dir string, created *[]string) error {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], 0o755); err != nil {
+			return err
+		}
+		if err := os.Chmod(missing[i], 0o755); err != nil { // Mkdir obeys the umask
+			return err
+		}
+		*created = append(*created, missing[i])
+	}
+	return nil
 }

@@ -59,34 +59,6 @@ func restoreFile(rec FileRecord) error {
 	return nil
 }
 
-// mkdirRecorded creates dir and any missing parents (mode 0755), appending
-// the ones it created to *created, outermost first.
-func mkdirRecorded(dir string, created *[]string) error {
-	var missing []string
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Lstat(d); err == nil {
-			break
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		missing = append(missing, d)
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	for i := len(missing) - 1; i >= 0; i-- {
-		if err := os.Mkdir(missing[i], 0o755); err != nil {
-			return err
-		}
-		// Mkdir is subject to the umask; the guard must be readable by all users.
-		if err := os.Chmod(missing[i], 0o755); err != nil {
-			return err
-		}
-		*created = append(*created, missing[i])
-	}
-	return nil
-}
-
 // ErrInsecureDir means code placed under the directory could be replaced by
 // other users, and that code would run in every user's Python.
 var ErrInsecureDir = errors.New("insecure directory")

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/safehub/safehub/internal/fsutil"
 )
 
 // Modes accepted by --mode (SAFEHUB_GUARD=off exists too, but an install
@@ -86,7 +88,7 @@ func (x *Installer) Install(ctx context.Context, mode string) error {
 		return err
 	}
 	// Phase 1: directories, and the state of every file before we touch it.
-	if err := mkdirRecorded(l.PackageDir(), &m.CreatedDir); err != nil {
+	if err := fsutil.MkdirAllRecorded(l.PackageDir(), &m.CreatedDir); err != nil {
 		return fmt.Errorf("create %s: %w", l.PackageDir(), err)
 	}
 	var jobs []compileJob
@@ -101,7 +103,7 @@ func (x *Installer) Install(ctx context.Context, mode string) error {
 		jobs = append(jobs, jobsFor(l.HookImportPath, in.CacheTag)...)
 	}
 	for _, j := range jobs {
-		if err := mkdirRecorded(filepath.Dir(j.Pyc), &m.CreatedDir); err != nil {
+		if err := fsutil.MkdirAllRecorded(filepath.Dir(j.Pyc), &m.CreatedDir); err != nil {
 			return err
 		}
 		targets = append(targets, j.Pyc)

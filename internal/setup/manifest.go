@@ -136,26 +136,5 @@ func digest(b []byte) string {
 
 // mkdirRecorded creates dir and its missing parents (0755), recording them.
 func (m *manifest) mkdirRecorded(dir string) error {
-	var missing []string
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Lstat(d); err == nil {
-			break
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		missing = append(missing, d)
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	for i := len(missing) - 1; i >= 0; i-- {
-		if err := os.Mkdir(missing[i], 0o755); err != nil {
-			return err
-		}
-		if err := os.Chmod(missing[i], 0o755); err != nil { // Mkdir obeys the umask
-			return err
-		}
-		m.Dirs = append(m.Dirs, missing[i])
-	}
-	return nil
+	return fsutil.MkdirAllRecorded(dir, &m.Dirs)
 }
