@@ -42,6 +42,7 @@ type Gateway struct {
 	stop        context.CancelFunc
 	probes      sync.WaitGroup
 	probeFlight singleflight.Group
+	listings    *listingStash // last listings, for offline snapshot_download
 }
 
 // Config is what New needs. Policy, Logger and Cache may be nil.
@@ -83,6 +84,7 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	g.index = ix
+	g.listings = newListingStash(cfg.MetaDir)
 	g.base, g.stop = context.WithCancel(context.Background())
 	return g, nil
 }

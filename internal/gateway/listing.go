@@ -69,14 +69,15 @@ func (g *Gateway) relayJSON(w http.ResponseWriter, r *http.Request, rec *request
 	ctx, cancel := context.WithTimeout(r.Context(), upstream.APITimeout)
 	defer cancel()
 	resp, final, err := g.up.DoFollow(ctx, req)
+	if err == nil && resp.StatusCode >= 300 {
+		err = g.up.ErrorFrom(resp)
+	}
 	if err != nil {
 		rec.decision = "upstream-error"
+		if unreachable(err) && g.serveStashedListing(w, r, rt, rec) {
+			return
+		}
 		writeUpstreamError(w, err)
-		return
-	}
-	if resp.StatusCode >= 300 {
-		rec.decision = "upstream-error"
-		writeUpstreamError(w, g.up.ErrorFrom(resp))
 		return
 	}
 	if frt, ok := answeredRoute(req.Method, final); ok && frt.Repo != "" && (frt.Repo != rt.Repo || frt.Type != rt.Type) {
@@ -100,13 +101,48 @@ func (g *Gateway) relayJSON(w http.ResponseWriter, r *http.Request, rec *request
 		return
 	}
 	copyAPIHeaders(w.Header(), resp.Header, g.up.Base(), origin(r))
+	if stashable(rt, r) {
+		g.listings.put(stashKey(rt, r.URL.RawQuery), stashedListing{Link: w.Header().Get("Link"), Body: out})
+	}
+	writeJSON(w, r, resp.StatusCode, out, rec)
+}
+
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, out []byte, rec *requestLog) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
-	w.WriteHeader(resp.StatusCode)
+	w.WriteHeader(status)
 	rec.bytes = int64(len(out))
 	if r.Method != http.MethodHead {
 		w.Write(out)
 	}
+}
+
+// stashable: the listings snapshot_download needs offline.
+func stashable(rt hubapi.Route, r *http.Request) bool {
+	return r.Method == http.MethodGet && (rt.Kind == hubapi.KindRepoInfo || rt.Kind == hubapi.KindTree)
+}
+
+// serveStashedListing answers a repo-info or tree request from the last
+// answer the upstream gave, while the upstream is unreachable, for repos
+// the upstream served without a token only. It reports whether it did.
+func (g *Gateway) serveStashedListing(w http.ResponseWriter, r *http.Request, rt hubapi.Route, rec *requestLog) bool {
+	if !stashable(rt, r) {
+		return false
+	}
+	if public, _ := g.index.publicness(rt.Type, rt.Repo); !public {
+		return false
+	}
+	l, ok := g.listings.get(stashKey(rt, r.URL.RawQuery))
+	if !ok {
+		return false
+	}
+	rec.decision, rec.cache = "allow", "offline"
+	if l.Link != "" {
+		w.Header().Set("Link", l.Link)
+	}
+	w.Header().Set("X-Hf-Warning", "safehub: the upstream is unreachable; this listing is the gateway's last copy")
+	writeJSON(w, r, http.StatusOK, l.Body, rec)
+	return true
 }
 
 func mergeHeaders(a, b http.Header) http.Header {

@@ -29,9 +29,12 @@ def own_stack(request, hubsim_bin, safehub_bin, repos, workdir):
     return {"sim": sim_proc, "hub": urls["hub"], "gw": gw_proc, "url": gw_url}
 
 
-ONLINE = """
+SNAPSHOT = 'snapshot_download("safehub-test/tiny", allow_patterns=["*.safetensors", "config.json"])'
+
+ONLINE = f"""
     out["st"] = catch(lambda: hf_hub_download("safehub-test/tiny", "model.safetensors"))
     out["cfg"] = catch(lambda: hf_hub_download("safehub-test/tiny", "config.json"))
+    out["snap"] = catch(lambda: {SNAPSHOT})
 """
 
 ONLINE_GATED = """
@@ -39,6 +42,7 @@ ONLINE_GATED = """
 """
 
 OFFLINE = """
+    out["snap"] = catch(lambda: sorted(p.name for p in Path(SNAPSHOT).iterdir()))
     out["st"] = catch(lambda: hf_hub_download("safehub-test/tiny", "model.safetensors"))
     out["cfg"] = catch(lambda: Path(hf_hub_download("safehub-test/tiny", "config.json")).read_bytes().hex())
     out["st_sha"] = sha256_of(out["st"]["value"]) if out["st"]["ok"] else None
@@ -51,7 +55,7 @@ OFFLINE = """
             chain.append(type(c).__name__ + ": " + str(c))
             c = c.__cause__ or c.__context__
         out["uncached"] = {"ok": False, "type": type(e).__name__, "chain": chain}
-"""
+""".replace("SNAPSHOT", SNAPSHOT)
 
 
 def test_cache_offline_serves_cached_public_files_and_says_what_is_not_cached(own_stack, repos, workdir):
@@ -61,7 +65,7 @@ def test_cache_offline_serves_cached_public_files_and_says_what_is_not_cached(ow
     commit = json.loads(body)["sha"]
 
     online = run_client(own_stack["url"], ONLINE, workdir / "homes" / "offline-online")
-    assert online["st"]["ok"] and online["cfg"]["ok"], describe(online)
+    assert online["st"]["ok"] and online["cfg"]["ok"] and online["snap"]["ok"], describe(online)
     gated = run_client(own_stack["url"], ONLINE_GATED, workdir / "homes" / "offline-gated", token=GATED_TOKEN)
     assert gated["st"]["ok"], describe(gated["st"])
 
@@ -69,6 +73,11 @@ def test_cache_offline_serves_cached_public_files_and_says_what_is_not_cached(ow
     assert own_stack["gw"].alive(), own_stack["gw"].describe_failure("died when the upstream stopped")
 
     out = run_client(own_stack["url"], OFFLINE, workdir / "homes" / "offline-fresh")
+    # snapshot_download needs the repo info and the tree too: the gateway keeps
+    # the last listings of public repos for this.
+    assert out["snap"]["ok"], f"snapshot_download offline failed: {describe(out['snap'])}"
+    # "*.safetensors" also matches nested/extra.safetensors (fnmatch lets * cross "/").
+    assert out["snap"]["value"] == ["config.json", "model.safetensors", "nested"], out["snap"]["value"]
     assert out["st"]["ok"], f"cached public file not served offline: {describe(out['st'])}"
     assert out["st_sha"] == tiny.sha256("model.safetensors")
     assert f"/snapshots/{commit}/" in out["st"]["value"], f"not stored at commit {commit}: {out['st']['value']}"
