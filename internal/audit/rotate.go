@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"syscall"
 )
 
 // rotator appends whole lines to path and rotates by renaming when the next
@@ -34,8 +35,13 @@ func openRotator(path string, maxSize int64, maxFiles int) (*rotator, error) {
 }
 
 func (r *rotator) open() error {
+	// Check before opening: opening a FIFO for writing blocks until a reader
+	// appears, which would hang start-up.
+	if st, err := os.Lstat(r.path); err == nil && !st.Mode().IsRegular() {
+		return fmt.Errorf("audit log: %s is not a regular file", r.path)
+	}
 	// 0640: the log names users' repos and clients; not for everyone.
-	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, 0o640)
 	if err != nil {
 		return fmt.Errorf("audit log: %w (check that the folder exists and safehub may write to it)", err)
 	}

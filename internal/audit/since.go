@@ -9,7 +9,7 @@ import (
 
 // DefaultPath is where 'safehub audit' looks when given no --log and no
 // SAFEHUB_AUDIT_LOG; 'safehub setup' configures serve to write there.
-const DefaultPath = "/var/log/safehub/audit.log"
+const DefaultPath = "/var/log/safehub/audit.jsonl" // where `safehub setup` points the service
 
 // ParseSince turns a --since value into a start time: a duration back from
 // now ("90m", "24h", "7d", "1d12h") or a UTC date or time ("2026-11-25",

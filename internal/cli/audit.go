@@ -24,10 +24,11 @@ PATH.2, ...) are read too.
 
 The log is found with --log, else $SAFEHUB_AUDIT_LOG, else ` + audit.DefaultPath + `.`,
 		Example: `  safehub audit tail --refused
-  safehub audit tail -f --log /var/log/safehub/audit.log
+  safehub audit tail -f --log /var/log/safehub/audit.jsonl
   safehub audit summary --since 7d`,
 	}
 	cmd.AddCommand(newAuditTailCmd(), newAuditSummaryCmd())
+	requireSubcommand(cmd)
 	return cmd
 }
 
@@ -64,7 +65,7 @@ refused, was served), upstream-error, scan-error, aborted, bad-request;
 "dropped" lines mark events the gateway could not log in time.`,
 		Example: `  safehub audit tail
   safehub audit tail -n 100 --refused
-  safehub audit tail -f --refused --log /var/log/safehub/audit.log
+  safehub audit tail -f --refused --log /var/log/safehub/audit.jsonl
   safehub audit tail --json | jq 'select(.rule == "name:*.bin") | .repo'`,
 		Args:                  cobra.NoArgs,
 		DisableFlagsInUseLine: true,

@@ -48,11 +48,8 @@ that download ends. The gateway fetches a pruned blob again on next use.`,
   safehub cache ls --json --cache-dir /srv/safehub
   safehub cache prune --max 200G
   safehub cache prune --older-than 30d --dry-run`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withCode(ExitError, errors.New("name a subcommand: 'safehub cache ls' or 'safehub cache prune' (see 'safehub cache --help')"))
-		},
 	}
+	requireSubcommand(cmd)
 	cmd.PersistentFlags().StringVar(&cacheDir, "cache-dir", defaultCacheDir(), "the --cache-dir of 'safehub serve'")
 	cmd.AddCommand(newCacheLsCmd(&cacheDir), newCachePruneCmd(&cacheDir))
 	return cmd

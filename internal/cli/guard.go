@@ -109,5 +109,6 @@ it covers that venv only. Settings: SAFEHUB_GUARD=block|warn|audit|off, SAFEHUB_
 		},
 	}
 	cmd.AddCommand(install, uninstall, status)
+	requireSubcommand(cmd)
 	return cmd
 }

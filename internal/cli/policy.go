@@ -25,6 +25,7 @@ repo, and every other file is served only after its content is checked.`,
   safehub policy explain --policy policy.yaml --type dataset my-org/data train.pkl`,
 	}
 	cmd.AddCommand(newPolicyCheckCmd(), newPolicyExplainCmd())
+	requireSubcommand(cmd)
 	return cmd
 }
 

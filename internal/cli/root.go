@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -69,6 +70,23 @@ func NewRootCmd() *cobra.Command {
 		newSetupCmd(),
 	)
 	return root
+}
+
+// requireSubcommand makes a parent command fail with exit status 2 on a
+// missing or misspelt subcommand: by default cobra prints the help and
+// exits 0, so a script would not notice that nothing was done.
+func requireSubcommand(cmd *cobra.Command) *cobra.Command {
+	cmd.Args = cobra.NoArgs // an unknown name: "unknown command ... for ..."
+	cmd.RunE = func(c *cobra.Command, _ []string) error {
+		var names []string
+		for _, sub := range c.Commands() {
+			if sub.IsAvailableCommand() {
+				names = append(names, "'"+c.CommandPath()+" "+sub.Name()+"'")
+			}
+		}
+		return withCode(ExitError, fmt.Errorf("name a subcommand: %s (see '%s --help')", strings.Join(names, " or "), c.CommandPath()))
+	}
+	return cmd
 }
 
 // Main runs the command tree with args and returns the process exit code.

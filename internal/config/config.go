@@ -28,7 +28,7 @@ const (
 	DefaultListen        = "127.0.0.1:8080"
 	DefaultUpstream      = "https://huggingface.co"
 	DefaultAuditMaxSize  = 100 << 20 // 100 MiB per file
-	DefaultAuditMaxFiles = 10        // rotated files kept besides the live one
+	DefaultAuditMaxFiles = 10        // files kept in all, the live one included
 )
 
 // Config is everything `safehub serve` takes. The zero value is not useful;
@@ -53,7 +53,7 @@ type Config struct {
 type AuditLog struct {
 	Path     string `yaml:"path"`
 	MaxSize  Size   `yaml:"max_size"`  // rotate when the live file passes this
-	MaxFiles int    `yaml:"max_files"` // rotated files to keep
+	MaxFiles int    `yaml:"max_files"` // files kept in all, the live one included
 }
 
 // Defaults returns the built-in values, the same as serve's flag defaults.
@@ -195,8 +195,10 @@ func (c *Config) Validate() error {
 	if c.AuditLog.MaxSize < 0 || (c.AuditLog.MaxSize > 0 && c.AuditLog.MaxSize < 1<<20) {
 		bad("audit_log.max_size", "%s is too small; use at least 1M (or 0 to never rotate)", c.AuditLog.MaxSize)
 	}
-	if c.AuditLog.MaxFiles < 0 || c.AuditLog.MaxFiles > 1000 {
-		bad("audit_log.max_files", "%d is out of range; use 0 to 1000 rotated files", c.AuditLog.MaxFiles)
+	// Files in all, the live one included (the audit log's own rule), so at
+	// least 2 for a rotation to keep any history; 0 is the default.
+	if c.AuditLog.MaxFiles < 0 || c.AuditLog.MaxFiles == 1 || c.AuditLog.MaxFiles > 1000 {
+		bad("audit_log.max_files", "%d is out of range; use 2 to 1000 files in all, the live one included (0: the default, 10)", c.AuditLog.MaxFiles)
 	}
 	if len(errs) == 0 {
 		return nil

@@ -101,8 +101,17 @@ func (g *Gateway) relayJSON(w http.ResponseWriter, r *http.Request, rec *request
 		return
 	}
 	copyAPIHeaders(w.Header(), resp.Header, g.up.Base(), origin(r))
-	if stashable(rt, r) {
-		g.listings.put(stashKey(rt, r.URL.RawQuery), stashedListing{Link: w.Header().Get("Link"), Body: out})
+	// Only public repos' listings are ever served offline, so only those are
+	// kept. A repo's own info says whether it is public, whoever asked.
+	if rt.Kind == hubapi.KindRepoInfo {
+		if public, known := publicFromInfo(v); known {
+			g.index.setPublic(rt.Type, rt.Repo, public)
+		}
+	}
+	if public, _ := g.index.publicness(rt.Type, rt.Repo); public && stashable(rt, r) {
+		if key, ok := stashKey(rt, r.URL.RawQuery); ok {
+			g.listings.put(key, stashedListing{Link: w.Header().Get("Link"), Body: out})
+		}
 	}
 	writeJSON(w, r, resp.StatusCode, out, rec)
 }
@@ -122,6 +131,17 @@ func stashable(rt hubapi.Route, r *http.Request) bool {
 	return r.Method == http.MethodGet && (rt.Kind == hubapi.KindRepoInfo || rt.Kind == hubapi.KindTree)
 }
 
+// publicFromInfo reads a repo info answer: public means neither private
+// nor gated. known is false when the answer does not say.
+func publicFromInfo(v any) (public, known bool) {
+	info, ok := v.(map[string]any)
+	if !ok {
+		return false, false
+	}
+	private, gated := info["private"], info["gated"]
+	return private == false && gated == false, private != nil && gated != nil
+}
+
 // serveStashedListing answers a repo-info or tree request from the last
 // answer the upstream gave, while the upstream is unreachable, for repos
 // the upstream served without a token only. It reports whether it did.
@@ -132,7 +152,11 @@ func (g *Gateway) serveStashedListing(w http.ResponseWriter, r *http.Request, rt
 	if public, _ := g.index.publicness(rt.Type, rt.Repo); !public {
 		return false
 	}
-	l, ok := g.listings.get(stashKey(rt, r.URL.RawQuery))
+	key, ok := stashKey(rt, r.URL.RawQuery)
+	if !ok {
+		return false
+	}
+	l, ok := g.listings.get(key)
 	if !ok {
 		return false
 	}

@@ -107,10 +107,15 @@ func (g *Gateway) openStored(ctx context.Context, m *upstream.FileMeta) (*cache.
 
 // inspectLocal is inspect for a blob in the cache: the verdict by digest
 // if known, else a scan of the stored bytes (a restart forgets verdicts).
-func (g *Gateway) inspectLocal(ctx context.Context, rt hubapi.Route, m *upstream.FileMeta, ra io.ReaderAt) (*scan.Result, error) {
+// A blob still filling is scanned only once verified, so the verdict kept
+// for good never comes from bytes no digest covered.
+func (g *Gateway) inspectLocal(ctx context.Context, rt hubapi.Route, m *upstream.FileMeta, rd *cache.Reader) (*scan.Result, error) {
 	key := verdictKey(m.Digest(), rt.Path)
 	if res, ok := g.verdicts.get(key); ok {
 		return res, nil
+	}
+	if err := rd.Wait(ctx); err != nil {
+		return nil, err
 	}
 	if err := g.scanSlots.Acquire(ctx, 1); err != nil {
 		return nil, err
@@ -118,7 +123,7 @@ func (g *Gateway) inspectLocal(ctx context.Context, rt hubapi.Route, m *upstream
 	defer g.scanSlots.Release(1)
 	sctx, cancel := context.WithTimeout(ctx, scanTimeout)
 	defer cancel()
-	res, err := scan.Scan(sctx, ra, m.Size, scan.Options{Profile: g.pol.ScanProfile(), NameHint: rt.Path, MaxInflate: maxScanInflate})
+	res, err := scan.Scan(sctx, rd, m.Size, scan.Options{Profile: g.pol.ScanProfile(), NameHint: rt.Path, MaxInflate: maxScanInflate})
 	if err != nil {
 		return nil, err
 	}

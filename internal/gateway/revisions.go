@@ -33,9 +33,13 @@ type authMemo struct {
 	m  map[memoKey]time.Time
 }
 
+// memoKey is per file, not per repo: a gated repo's model card may be
+// public while its weights are not, so the upstream serving one file to a
+// token says nothing about another.
 type memoKey struct {
 	token string
 	repo  repoKey
+	path  string
 }
 
 func newAuthMemo() *authMemo { return &authMemo{m: map[memoKey]time.Time{}} }
@@ -83,7 +87,7 @@ func (g *Gateway) recall(ctx context.Context, rt hubapi.Route, auth string) *ups
 		return nil
 	}
 	now := g.now()
-	if !g.memo.accepted(memoKey{TokenHash(auth), repoKey{rt.Type, rt.Repo}}, now) {
+	if !g.memo.accepted(memoKey{TokenHash(auth), repoKey{rt.Type, rt.Repo}, rt.Path}, now) {
 		return nil
 	}
 	commit := rt.Rev
@@ -121,36 +125,49 @@ func (g *Gateway) remember(rt hubapi.Route, m *upstream.FileMeta, auth string) {
 	if m.Type == rt.Type && m.Repo == rt.Repo && rt.Rev != m.Commit {
 		g.index.putRev(rt.Type, rt.Repo, rt.Rev, m.Commit, now)
 	}
-	g.memo.put(memoKey{TokenHash(auth), repoKey{m.Type, m.Repo}}, now)
-	if auth == "" {
-		g.index.setPublic(m.Type, m.Repo, true)
-		return
-	}
+	g.memo.put(memoKey{TokenHash(auth), repoKey{m.Type, m.Repo}, rt.Path}, now)
 	if _, known := g.index.publicness(m.Type, m.Repo); !known {
-		g.probePublic(m, rt.Path)
+		g.probePublic(m.Type, m.Repo)
 	}
 }
 
-// probePublic asks the upstream, without a token, for a file of a repo
-// first seen with one: only repos the upstream serves to anyone may be
-// served offline. It runs once per repo at a time, in the background.
-func (g *Gateway) probePublic(m *upstream.FileMeta, path string) {
-	key := string(m.Type) + "/" + m.Repo
+// probePublic asks the upstream, without a token, whether a repo is
+// public: only those may be served offline. It asks about the repo, never
+// a file: a gated repo serves its model card to anyone. It runs once per
+// repo at a time, in the background.
+func (g *Gateway) probePublic(t hubapi.RepoType, repo string) {
+	key := string(t) + "/" + repo
 	g.probes.Add(1)
 	go func() {
 		defer g.probes.Done()
 		g.probeFlight.Do(key, func() (any, error) {
 			ctx, cancel := context.WithTimeout(g.base, publicProbeTimeout)
 			defer cancel()
-			_, err := g.up.ResolveMeta(ctx, m.Type, m.Repo, m.Commit, path, "", nil)
-			if err == nil {
-				g.index.setPublic(m.Type, m.Repo, true)
-			} else if deniesAccess(err) {
-				g.index.setPublic(m.Type, m.Repo, false)
+			if public, known := g.repoIsPublic(ctx, t, repo); known {
+				g.index.setPublic(t, repo, public)
 			}
 			return nil, nil
 		})
 	}()
+}
+
+// repoIsPublic reads the repo's info anonymously: public means the upstream
+// answers it without a token and says it is neither private nor gated.
+// known is false when the upstream could not tell (down, odd answer).
+func (g *Gateway) repoIsPublic(ctx context.Context, t hubapi.RepoType, repo string) (public, known bool) {
+	resp, err := g.up.Do(ctx, upstream.Request{Method: http.MethodGet, Path: hubapi.RepoInfoPath(t, repo, "")})
+	if err != nil {
+		return false, false
+	}
+	if resp.StatusCode != http.StatusOK {
+		return false, deniesAccess(g.up.ErrorFrom(resp))
+	}
+	defer resp.Body.Close()
+	v, err := decodeJSON(resp.Body)
+	if err != nil {
+		return false, false
+	}
+	return publicFromInfo(v)
 }
 
 // learnDenial updates the memo and the public mark after an upstream
@@ -160,7 +177,7 @@ func (g *Gateway) learnDenial(rt hubapi.Route, auth string, err error) {
 	if !deniesAccess(err) {
 		return
 	}
-	g.memo.forget(memoKey{TokenHash(auth), repoKey{rt.Type, rt.Repo}})
+	g.memo.forget(memoKey{TokenHash(auth), repoKey{rt.Type, rt.Repo}, rt.Path})
 	if auth == "" {
 		g.index.setPublic(rt.Type, rt.Repo, false)
 	}

@@ -70,7 +70,9 @@ func (c *cachedProbe) get(ctx context.Context) CheckResult {
 	if !c.last.Checked.IsZero() && time.Since(c.last.Checked) < probeTTL {
 		return c.last
 	}
-	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	// The probe runs on its own deadline, not the caller's: a /readyz
+	// client that hangs up must not cache "context canceled" for everyone.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeTimeout)
 	defer cancel()
 	start := time.Now()
 	err := runProbe(ctx, c.probe)

@@ -36,6 +36,15 @@ func (p *Plan) Apply(ctx context.Context, log io.Writer) error {
 		if err := m.mkdirRecorded(filepath.Dir(f.Path)); err != nil {
 			return fmt.Errorf("create folder for %s: %w", f.Rel, err)
 		}
+		if err := resolvesUnder(root, filepath.Dir(f.Path)); err != nil {
+			return fmt.Errorf("write %s: %w", f.Rel, err)
+		}
+		if f.SetAside {
+			if err := os.Rename(f.Path, f.Path+EditedSuffix); err != nil {
+				return fmt.Errorf("keep your edits of %s: %w", f.Rel, err)
+			}
+			fmt.Fprintf(log, "kept     your edits of %s as %s\n", f.Rel, f.Rel+EditedSuffix)
+		}
 		if err := m.remember(f.Path, f.Content); err != nil {
 			return err
 		}
@@ -149,6 +158,9 @@ func uninstallGuard(ctx context.Context, python string, log io.Writer) error {
 
 func undoFile(rec fileRecord, root string, log io.Writer) error {
 	name := rel(root, rec.Path)
+	if err := resolvesUnder(root, filepath.Dir(rec.Path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("undo %s: %w", name, err)
+	}
 	cur, err := os.ReadFile(rec.Path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -184,4 +196,22 @@ func rel(root, p string) string {
 		return p
 	}
 	return "/" + r
+}
+
+// resolvesUnder refuses a folder that leads outside root through a
+// symlink: setup writes as root, and --root may be a tree someone else
+// prepared.
+func resolvesUnder(root, dir string) error {
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return err
+	}
+	realDir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return err
+	}
+	if !within(realRoot, realDir) {
+		return fmt.Errorf("%s leads to %s, outside %s, through a symlink; refusing", dir, realDir, root)
+	}
+	return nil
 }

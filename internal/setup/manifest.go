@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/safehub/safehub/internal/fsutil"
 )
@@ -88,7 +89,38 @@ func loadManifest(root string) (*manifest, error) {
 			return nil, fmt.Errorf("%s names folder %s outside %s; refusing to act on it", manifestFile(root), d, root)
 		}
 	}
+	// Undo runs the interpreters it names (to uninstall the guard): only
+	// those under the root, and only from a record nobody else could write.
+	for _, g := range m.Guards {
+		if !within(root, g.Python) {
+			return nil, fmt.Errorf("%s names interpreter %s outside %s; refusing to act on it", manifestFile(root), g.Python, root)
+		}
+	}
+	if err := trustedRecord(manifestFile(root)); err != nil {
+		return nil, err
+	}
 	return &m, nil
+}
+
+// trustedRecord refuses, when run as root, a record file that another user
+// owns or could have written: undo acts on it with root's rights.
+func trustedRecord(path string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	for p := path; ; p = filepath.Dir(p) {
+		st, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		uid, _ := ownerOf(st)
+		if uid != 0 || st.Mode().Perm()&0o022 != 0 && !(st.IsDir() && st.Mode()&os.ModeSticky != 0) {
+			return fmt.Errorf("%s is not safe to act on as root: %s is owned by uid %d or writable by others; fix its ownership or remove it", path, p, uid)
+		}
+		if p == filepath.Dir(p) {
+			return nil
+		}
+	}
 }
 
 func within(root, p string) bool {
@@ -137,4 +169,12 @@ func digest(b []byte) string {
 // mkdirRecorded creates dir and its missing parents (0755), recording them.
 func (m *manifest) mkdirRecorded(dir string) error {
 	return fsutil.MkdirAllRecorded(dir, &m.Dirs)
+}
+
+// ownerOf returns a file's uid and gid (-1 where the platform has none).
+func ownerOf(st os.FileInfo) (int, int) {
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		return int(s.Uid), int(s.Gid)
+	}
+	return -1, -1
 }

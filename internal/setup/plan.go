@@ -39,11 +39,12 @@ const DefaultBinary = "/usr/local/bin/safehub"
 
 // File is one file setup writes.
 type File struct {
-	Path    string // absolute, under the root
-	Rel     string // as on the target system, e.g. /etc/profile.d/safehub.sh
-	Content []byte
-	Keep    bool   // an existing file setup did not write: left as it is
-	Note    string // why, or what happens to the old file
+	Path     string // absolute, under the root
+	Rel      string // as on the target system, e.g. /etc/profile.d/safehub.sh
+	Content  []byte
+	Keep     bool   // an existing file setup did not write: left as it is
+	SetAside bool   // edited since setup wrote it: moved to Path+EditedSuffix first
+	Note     string // why, or what happens to the old file
 }
 
 // Plan is what Apply will do.
@@ -99,8 +100,10 @@ func NewPlan(ctx context.Context, o Options) (*Plan, error) {
 		case errors.Is(err, os.ErrNotExist):
 		case err != nil:
 			return nil, err
-		case p.manifest.file(abs) != nil:
+		case p.manifest.file(abs) != nil && digest(cur) == p.manifest.file(abs).Written:
 			file.Note = "written by an earlier setup; brought up to date"
+		case p.manifest.file(abs) != nil && !f.keepExisting:
+			file.SetAside, file.Note = true, "edited since setup wrote it; your version is kept as "+f.rel+EditedSuffix
 		case f.keepExisting:
 			file.Keep, file.Note = true, "exists already; kept as it is"
 			if c, err := config.Parse(cur, abs); err != nil {
