@@ -89,6 +89,11 @@ func (s *scanner) dispatch(t target, head []byte, out *outcome) {
 		s.scanZip(t, out)
 	case len(head) >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5:
 		s.scanPickleFile(t, head, out)
+		// torch.load tries tarfile first: a PROTO-headed file that is also a
+		// valid tar is loaded as a legacy tar checkpoint.
+		if len(head) >= 512 && validTarChecksum(head[:512]) {
+			s.alsoAs(t, out, func(o *outcome) { s.scanTar(t, o) })
+		}
 	case bytes.HasPrefix(head, magicNpy):
 		s.scanNpy(t, head, out)
 	case bytes.HasPrefix(head, magicGGUF):
@@ -104,6 +109,10 @@ func (s *scanner) dispatch(t target, head []byte, out *outcome) {
 		s.scanCompressed(t, head, out)
 	case len(head) >= 512 && validTarChecksum(head[:512]):
 		s.scanTar(t, out)
+		// pickle.load reads from byte 0: a tar header can be a pickle too.
+		if t.forcePickle || t.loose {
+			s.alsoAs(t, out, func(o *outcome) { s.tryLoosePickle(t, head, o) })
+		}
 	case looksLikeSafetensors(head, t.size), promisedFormat(t.name) == "safetensors":
 		// A file named .safetensors is judged as one: if it is not valid,
 		// the loader rejects it, and the reason says why.
@@ -282,4 +291,14 @@ func (h *headReader) ReadAt(p []byte, off int64) (int, error) {
 		return 0, io.EOF
 	}
 	return copy(p, h.head[off:]), io.EOF
+}
+
+// alsoAs scans another interpretation of the same bytes (a polyglot) and
+// keeps what it finds, without changing the format already named: the
+// verdict is the worst over every way a loader could read the file.
+func (s *scanner) alsoAs(t target, out *outcome, scan func(*outcome)) {
+	var other outcome
+	scan(&other)
+	out.add(other.findings...)
+	out.pickle = out.pickle || other.pickle
 }

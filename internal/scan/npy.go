@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -104,6 +105,10 @@ func parseNpyHeader(head []byte, size int64) (*npyHeader, error) {
 	return h, nil
 }
 
+// plainDescr is a single numeric, string or datetime type code as
+// numpy.lib.format writes it: byte order, kind, item size.
+var plainDescr = regexp.MustCompile(`^[<>|=]?([?bBhHiIlLqQpPefdgFDGSUVacu][0-9]*|[Mm]8(\[[A-Za-z0-9]+\])?)$`)
+
 // descrHasObject walks a dtype description: a type string, or a list of
 // (name, dtype[, shape]) fields whose dtypes may nest.
 func descrHasObject(d any, depth int) (bool, error) {
@@ -112,8 +117,18 @@ func descrHasObject(d any, depth int) (bool, error) {
 	}
 	switch v := d.(type) {
 	case string:
-		code := strings.TrimLeft(v, "<>|=")
-		return strings.HasPrefix(code, "O"), nil
+		// numpy accepts many spellings of an object dtype ("object",
+		// "(2,)O", "i4,O", ...). Only a plain numeric code is trusted to
+		// carry no pickle; anything naming O is an object dtype, and any
+		// other spelling is not understood, so not safe.
+		code := strings.TrimSpace(v)
+		if plainDescr.MatchString(code) {
+			return false, nil
+		}
+		if strings.Contains(code, "O") || strings.Contains(strings.ToLower(code), "object") {
+			return true, nil
+		}
+		return false, fmt.Errorf("dtype %q is not a plain numeric type", v)
 	case pyList:
 		for _, f := range v {
 			field, ok := f.(pyTuple)

@@ -56,6 +56,16 @@ func (s *scanner) scanPickleFile(t target, head []byte, out *outcome) {
 	case isJoblibHead(head):
 		out.format = "joblib"
 		s.scanJoblibStream(t, t.r, t.size, out)
+		// pickle.load and torch.load read the "array bytes" joblib skips as
+		// opcodes. That reading of real array data is garbage, so only a
+		// denied callable it reaches counts (random bytes do not spell one).
+		plain := pickle.ScanStreams(s.ctx, t.r, 0, t.size, s.pickleOpts(t, pickle.Plain, nil))
+		for _, f := range plain.Findings {
+			if f.Callable != "" && f.Verdict == finding.Unsafe {
+				f.Reason += " (read as a plain pickle, past the array bytes joblib skips)"
+				out.add(f)
+			}
+		}
 	default:
 		out.format = "pickle"
 		s.scanPlainPickle(t, out)

@@ -146,3 +146,9 @@ func TestReview_TorchZipSkipsObjectNpyUnderData(t *testing.T) {
 		t.Errorf("torch/npz polyglot: verdict %s (format %s), want unsafe", r.Verdict, r.Format)
 	}
 }
+
+// Control for the underscore rule: snake_case to words is ordinary.
+func TestReviewGGUFTemplateReplaceUnderscoreIsSafe(t *testing.T) {
+	tmpl := "{% for m in messages %}{{ m['role'] | replace('_', ' ') }}: {{ m['content'] }}{% endfor %}"
+	expect(t, scanBytes(t, "model.gguf", ggufBytes([2]string{"tokenizer.chat_template", tmpl})), "gguf", finding.Safe)
+}

@@ -19,6 +19,15 @@ var (
 	reUnderscoreEsc = regexp.MustCompile(`\\(x5[fF]|u005[fF]|U0000005[fF]|137|N\{LOW LINE\})`)
 	reFormatChar    = regexp.MustCompile(`%c|\bformat\s*\([^)]*\b95\b`)
 	reUnderscoreCat = regexp.MustCompile(`["']_+["']\s*(~|\+|\|\s*join)|(~|\+)\s*["']_+["']`)
+	// A string made only of underscores has no use in a chat template but to
+	// assemble a dunder name ('_'*2, ['_','_']|join, x~x with x='_').
+	reUnderscoreOnly = regexp.MustCompile(`["']_+["']`)
+	// ...except as the first argument of replace, which real templates use
+	// to turn snake_case into words.
+	reReplaceUnderscore = regexp.MustCompile(`replace\s*\(\s*["']_+["']`)
+	// Jinja's default globals that lead to Python internals when indexed
+	// or walked; chat templates do not use them.
+	reEscapeGlobals = regexp.MustCompile(`\b(lipsum|cycler|joiner)\b`)
 	reLiteral       = regexp.MustCompile(`^\s*("[A-Za-z0-9 .,:;!?-]*"|'[A-Za-z0-9 .,:;!?-]*')\s*$`)
 	dangerousNames  = []string{"__class__", "__globals__", "__subclasses__", "__builtins__", "__import__", "__mro__", "__base__", "__init__"}
 )
@@ -48,6 +57,10 @@ func checkChatTemplate(tmpl string) (finding.Verdict, string) {
 		return finding.Unsafe, "builds characters with format (hidden dunder name)"
 	case reUnderscoreCat.MatchString(tmpl):
 		return finding.Unsafe, "concatenates underscores into a name (hidden dunder name)"
+	case reUnderscoreOnly.MatchString(reReplaceUnderscore.ReplaceAllString(tmpl, "replace(")):
+		return finding.Unsafe, "has a string made only of underscores (building a hidden dunder name)"
+	case reEscapeGlobals.MatchString(tmpl):
+		return finding.Unsafe, "uses lipsum, cycler or joiner, Jinja globals that reach Python internals (sandbox escape)"
 	}
 	if strings.Count(tmpl, "{%") != strings.Count(tmpl, "%}") {
 		return finding.Unknown, "unbalanced Jinja delimiters: the template could not be checked"

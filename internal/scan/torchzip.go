@@ -57,8 +57,12 @@ func (s *scanner) scanTorchZip(t target, dir *zipDir, out *outcome) {
 		}
 		low := strings.ToLower(e.Name)
 		rel := strings.TrimPrefix(low, lp)
-		if rel != low && strings.HasPrefix(rel, "data/") {
-			continue // tensor bytes: sizes checked below, never read
+		// Tensor bytes: sizes checked below, never read. A member named
+		// *.npy is the exception: np.load reads the same zip as an .npz and
+		// unpickles such a member's object array (torch names records by
+		// number, so this costs nothing on real checkpoints).
+		if rel != low && strings.HasPrefix(rel, "data/") && !strings.HasSuffix(e.Name, ".npy") {
+			continue
 		}
 		if strings.HasSuffix(e.Name, "/") && e.Size == 0 {
 			continue

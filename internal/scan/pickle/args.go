@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/safehub/safehub/internal/scan/finding"
@@ -99,7 +100,10 @@ func (m *machine) textInt(long bool) {
 		m.push(value{k: kBool})
 		return
 	}
-	s := string(b)
+	// CPython parses with strtol and PyLong_FromString, which accept
+	// surrounding whitespace ("I 5\n"): so must the machine, or a payload
+	// after such a number would go unread.
+	s := strings.TrimSpace(string(b))
 	if long && len(s) > 0 && s[len(s)-1] == 'L' {
 		s = s[:len(s)-1]
 	}
@@ -153,7 +157,9 @@ func (m *machine) textIndex() (uint64, bool) {
 		m.fail(finding.Unknown, "memo index too long")
 		return 0, false
 	}
-	x, err := strconv.ParseInt(string(b), 10, 64)
+	// PyLong_FromString(s, NULL, 10): whitespace around and underscores
+	// between digits are accepted.
+	x, err := strconv.ParseInt(strings.ReplaceAll(strings.TrimSpace(string(b)), "_", ""), 10, 64)
 	if err != nil {
 		m.fail(finding.Unknown, "invalid memo index")
 		return 0, false
