@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 )
 
 // Hashing a big mirror takes minutes (about 1 GB/s per core), and a client
@@ -30,6 +31,7 @@ type digestRecord struct {
 	Size   int64  `json:"s"`
 	MTime  int64  `json:"m"`
 	Ino    uint64 `json:"i"`
+	CTime  int64  `json:"c"`
 	Blob   string `json:"b,omitempty"`
 	SHA256 string `json:"h,omitempty"`
 }
@@ -46,7 +48,9 @@ func openDigestFile(path string, c *hashCache) (*digestFile, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
-	if f, err := os.Open(path); err == nil {
+	// The file vouches for digests without the bytes being read: only one
+	// that no other user could have written is believed.
+	if f, err := os.Open(path); err == nil && trustworthy(f) {
 		sc := bufio.NewScanner(&limitedFile{f: f, left: MaxDigestFileBytes})
 		sc.Buffer(make([]byte, 0, 64<<10), 64<<10)
 		for sc.Scan() {
@@ -55,10 +59,12 @@ func openDigestFile(path string, c *hashCache) (*digestFile, error) {
 				rec.Blob != "" && len(rec.Blob) != 40 || rec.SHA256 != "" && len(rec.SHA256) != 64 {
 				continue // a torn or foreign line: ignore it
 			}
-			k := fileKey{path: rec.Path, size: rec.Size, mtime: rec.MTime, ino: rec.Ino}
+			k := fileKey{path: rec.Path, size: rec.Size, mtime: rec.MTime, ino: rec.Ino, ctime: rec.CTime}
 			c.done[rec.Path] = memo{key: k, d: digests{blobSHA1: rec.Blob, sha256: rec.SHA256}}
 		}
 		f.Close()
+	} else if err == nil {
+		f.Close() // untrusted: its records are dropped and rewritten below
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
@@ -90,7 +96,7 @@ func openDigestFile(path string, c *hashCache) (*digestFile, error) {
 }
 
 func writeRecord(w interface{ Write([]byte) (int, error) }, m memo) {
-	b, _ := json.Marshal(digestRecord{Path: m.key.path, Size: m.key.size, MTime: m.key.mtime, Ino: m.key.ino,
+	b, _ := json.Marshal(digestRecord{Path: m.key.path, Size: m.key.size, MTime: m.key.mtime, Ino: m.key.ino, CTime: m.key.ctime,
 		Blob: m.d.blobSHA1, SHA256: m.d.sha256})
 	w.Write(append(b, '\n'))
 }
@@ -139,4 +145,15 @@ func (r *Root) Warm(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// trustworthy reports whether a digest file is owned by this process's
+// user and writable by no one else.
+func trustworthy(f *os.File) bool {
+	fi, err := f.Stat()
+	if err != nil || fi.Mode().Perm()&0o022 != 0 {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Geteuid()
 }

@@ -45,18 +45,22 @@ type callKey struct {
 }
 
 // fileKey identifies one version of a file on disk. A rewrite that keeps
-// size and mtime but changes the inode (editors' write-then-rename) is seen.
+// size and mtime but changes the inode (editors' write-then-rename) is seen,
+// and so is an in-place rewrite with the mtime set back (rsync --inplace,
+// cp -p, touch -d): those change the ctime, which no one can set back.
 type fileKey struct {
 	path  string
 	size  int64
 	mtime int64
 	ino   uint64
+	ctime int64
 }
 
 func keyOf(abs string, fi os.FileInfo) fileKey {
 	k := fileKey{path: abs, size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		k.ino = st.Ino
+		k.ctime = st.Ctim.Sec*1e9 + st.Ctim.Nsec
 	}
 	return k
 }

@@ -224,6 +224,9 @@ func hasRegularFile(dir string) bool {
 		return false
 	}
 	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue // .DS_Store, .gitkeep: not what makes a folder a repo
+		}
 		if fi, err := os.Stat(filepath.Join(dir, e.Name())); err == nil && fi.Mode().IsRegular() {
 			return true
 		}
@@ -262,10 +265,25 @@ func (r *Root) build(repoType, id, dir string) (*Snapshot, error) {
 	}
 	close(next)
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	// A file that changes or vanishes while it is hashed (being copied in)
+	// is left out of this snapshot, not allowed to break the whole repo;
+	// the next snapshot picks it up once it is still.
+	kept := files[:0]
+	var hard []error
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			kept = append(kept, files[i])
+		case errors.Is(err, ErrChanged) || errors.Is(err, fs.ErrNotExist):
+			skipped = append(skipped, Skipped{found[i].rel, "changed while being read (still being copied?)"})
+		default:
+			hard = append(hard, err)
+		}
+	}
+	if err := errors.Join(hard...); err != nil {
 		return nil, fmt.Errorf("hubrepo: %s/%s: %w", repoType, id, err)
 	}
-	return buildSnapshot(repoType, id, files, skipped), nil
+	return buildSnapshot(repoType, id, kept, skipped), nil
 }
 
 func (r *Root) describe(w walked) (File, error) {
@@ -295,8 +313,10 @@ func (r *Root) walk(dir, rel string, found *[]walked, skipped *[]Skipped) error 
 			p = rel + "/" + e.Name()
 		}
 		abs := filepath.Join(dir, e.Name())
-		if e.Name() == ".git" {
-			continue // git's own data is never repository content
+		if e.Name() == ".git" || p == ".cache/huggingface" {
+			// git's own data, and the metadata `hf download --local-dir`
+			// keeps (upload_folder leaves it out too), are not repo content.
+			continue
 		}
 		if err := CheckPath(p); err != nil {
 			*skipped = append(*skipped, Skipped{p, "name cannot be a Hub path"})

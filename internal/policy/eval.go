@@ -39,13 +39,16 @@ func (p *Policy) file(t RepoType, repoID, path string) (Decision, *rule) {
 	if d, r := p.repoStage(t, repoLower); !d.Allow {
 		return d, r
 	}
+	// Repo-level rules were the repo stage's: a repo-level allow says the
+	// repo may be used, not that every file in it may, so the name stage
+	// (file rules, then the built-in pickle names) still applies.
 	f := newFileName(path)
 	for i := range p.rules {
 		r := &p.rules[i]
-		if !r.matchesRepo(t, repoLower) {
+		if r.repoLevel() || !r.matchesRepo(t, repoLower) {
 			continue
 		}
-		if r.repoLevel() || r.matchesFile(f) {
+		if r.matchesFile(f) {
 			return r.decision(), r
 		}
 	}
@@ -67,7 +70,7 @@ func (p *Policy) file(t RepoType, repoID, path string) (Decision, *rule) {
 
 // decision turns a matching rule into a Decision.
 func (r *rule) decision() Decision {
-	d := Decision{Allow: r.allow, Rule: r.name, Reason: r.reason}
+	d := Decision{Allow: r.allow, Rule: r.name, Reason: r.reason, WeightsOnly: r.allow && r.weightsOnly}
 	if d.Reason == "" {
 		if r.allow {
 			d.Reason = "allowed by rule " + r.name
