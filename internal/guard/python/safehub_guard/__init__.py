@@ -43,18 +43,43 @@ _DENY = frozenset(
     + [("runpy", n) for n in ("run_path", "run_module", "_run_code", "_run_module_code")]
     + [("pty", "spawn"), ("_posixsubprocess", "fork_exec"), ("commands", "getoutput"),
        ("commands", "getstatusoutput"), ("importlib", "import_module"), ("importlib", "__import__")]
+    # Private process helpers, and library functions that run source code.
+    + [(m, n) for m in ("os", "posix") for n in ("_execvpe", "_spawnvef", "_fwalk")]
+    + [("timeit", n) for n in ("timeit", "repeat", "Timer", "main")]
+    + [(m, n) for m in ("cProfile", "profile") for n in ("run", "runctx")]
+    + [("pdb", n) for n in ("run", "runeval", "runcall", "runctx")]
+    + [("code", n) for n in ("interact", "InteractiveInterpreter", "InteractiveConsole")]
+    # What would let a pickle switch this guard off: its own state, the
+    # environment it reads, and the handles that reach any module.
+    + [("sys", "modules"), ("os", "environ"), ("os", "putenv"), ("os", "unsetenv"),
+       ("posix", "putenv"), ("posix", "unsetenv"), ("posix", "environ")]
+    + [(m, n) for m in ("builtins", "__builtin__") for n in ("setattr", "delattr", "globals", "vars")]
+    # Functions that hand out any module by name.
+    + [(m, n) for m in ("importlib._bootstrap", "_frozen_importlib") for n in ("_gcd_import", "_find_and_load", "__import__")]
+    + [("importlib", "reload"), ("pkgutil", "resolve_name"), ("pydoc", "locate")]
 )
 # Protocol 4 resolves dotted names: ("shutil", "os.system") reaches
-# posix.system. Match the last component against names that mean process
-# execution wherever they live -- never "run", "call" or "eval", which do not.
-_DOTTED_LAST = frozenset(_OS_CALLS + ("fork_exec", "getoutput", "getstatusoutput"))
+# posix.system, ("subprocess", "builtins.exec") reaches exec. Every
+# component of a dotted name is checked against the names that mean running
+# code or switching the guard off -- never "run", "call" or "eval" alone as
+# a last component of an ordinary class path.
+_DOTTED_ANY = frozenset(_OS_CALLS + (
+    "fork_exec", "getoutput", "getstatusoutput", "exec", "compile", "__import__",
+    "Popen", "check_output", "check_call", "import_module", "_execvpe", "_spawnvef",
+    "modules", "environ", "putenv", "setattr", "delattr", "__builtins__", "__globals__",
+    "safehub_guard", "_gcd_import", "_find_and_load", "resolve_name",
+))
 
 
 def _denied(module, name):
     if (module, name) in _DENY:
         return True
+    if type(module) is str and (module == "safehub_guard" or module.startswith("safehub_guard.")):
+        return True  # the guard's own state is never pickle data
+    if name == "safehub_guard":
+        return True  # e.g. ("sitecustomize", "safehub_guard"): the module itself
     if type(name) is str and "." in name:
-        return name.rpartition(".")[2] in _DOTTED_LAST
+        return any(part in _DOTTED_ANY for part in name.split("."))
     return False
 
 

@@ -25,11 +25,37 @@ def source_path(f):
         name = getattr(f, "name", None)
         if isinstance(name, (str, bytes)):
             name = os.fsdecode(name)
-            if os.path.isfile(name):
+            if os.path.isfile(name) and _same_file(f, name):
                 return os.path.abspath(name)
     except (TypeError, ValueError, OSError):
         pass
     return None
+
+
+def _same_file(f, name):
+    """A stream's .name is only a label (a zip member's, say): believe it
+    only when the stream's own descriptor is that file."""
+    try:
+        a, b = os.fstat(f.fileno()), os.stat(name)
+    except (AttributeError, OSError, ValueError, TypeError):
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _local_dir_download(real):
+    """hf_hub_download/snapshot_download(local_dir=...) leaves
+    <local_dir>/.cache/huggingface/download/<relpath>.metadata beside the
+    real files it writes into a user's folder."""
+    d, rel = os.path.dirname(real), os.path.basename(real)
+    while True:
+        meta = os.path.join(d, ".cache", "huggingface", "download", rel + ".metadata")
+        if os.path.isfile(meta):
+            return True
+        parent = os.path.dirname(d)
+        if parent == d:
+            return False
+        rel = os.path.join(os.path.basename(d), rel)
+        d = parent
 
 
 def _cache_home():
@@ -92,6 +118,8 @@ def classify(f):
             return Source(FOREIGN, real, "file in %s (%s)" % (label, d))
     if _hf_layout(real) or _hf_layout(path):
         return Source(FOREIGN, real, "file in a Hugging Face cache layout (models--*/snapshots or blobs)")
+    if _local_dir_download(real):
+        return Source(FOREIGN, real, "downloaded from the Hub into a local folder (local_dir=)")
     try:
         owner = os.stat(real).st_uid
     except OSError:

@@ -78,7 +78,13 @@ def zip_ok(f, path):
             pos = fh.tell()
         else:
             return False, "a stream that cannot seek"
-        if not zipfile.is_zipfile(fh):
+        # torch decides "zip" from the first four bytes (zipfile looks for an
+        # end record anywhere near the end): both must agree, or a legacy
+        # file with a zip appended would take torch's legacy path.
+        fh.seek(pos or 0)
+        head = fh.read(4)
+        fh.seek(pos or 0)
+        if head != b"PK\x03\x04" or not zipfile.is_zipfile(fh):
             return False, "a legacy (non-zip) torch file, which torch < 2.6 cannot load safely"
         fh.seek(pos or 0)
         with zipfile.ZipFile(fh) as z:
