@@ -171,11 +171,8 @@ def test_review_data_pickle_sets_trusted_env_then_torch_load_runs(rt):
 
 
 # --------------------------------- 3. non-torch sinks have no path policy at all
-# Known gap, kept visible: only torch.load has a file-origin rule; joblib.load,
-# numpy.load(allow_pickle=True) and pickle.load of a cache file are covered by
-# the narrow find_class deny-list alone, which io.open is not on. strict=True
-# turns a fix into a failure to remove this mark. See docs/guard.md.
-@pytest.mark.xfail(strict=True, reason="no file-origin rule for joblib/numpy/pickle loads yet (docs/guard.md, 'Limits')")
+# joblib.load, numpy.load(allow_pickle=True) and pickle.load of a cache file
+# now have the same file-origin rule as torch.load (safehub_guard/_sinks.py).
 @pytest.mark.parametrize("sink", ["joblib", "pickle", "numpy"])
 def test_review_hf_cache_pickle_via_other_sinks_runs(rt, sink):
     # sklearn models on the hub are .joblib/.pkl; io.open (any non-denied global) runs.

@@ -18,6 +18,10 @@ _MARK = "__safehub_guard__"
 # __init__ does `from .serialization import load`, so patching right after the
 # submodule executes makes torch.load the wrapper from the start.
 _TARGETS = frozenset(("torch.serialization",))
+# The other pickle loaders get a file-origin rule too (_sinks): patched the
+# same way, right after their module runs, so re-exports (joblib.load,
+# numpy.load) pick up the wrapper.
+_SINK_TARGETS = frozenset(("pickle", "joblib.numpy_pickle", "numpy.lib.npyio", "numpy.lib._npyio_impl"))
 
 mode = "off"  # the mode in force; set once by _boot
 _booted = False
@@ -153,7 +157,7 @@ class _Finder(object):
     __safehub_guard__ = True
 
     def find_spec(self, name, path=None, target=None):
-        if name not in _TARGETS:
+        if name not in _TARGETS and name not in _SINK_TARGETS:
             return None
         # Ask the finders after us directly: importlib.util.find_spec would
         # come back here.
@@ -183,10 +187,14 @@ def _patch_module(module):
         return
     _busy = True
     try:
-        from . import _torch
-        _torch.patch(module)
-    except Exception as e:  # never break `import torch`
-        _note("could not wrap torch.load (%r); the pickle audit hook stays on" % (e,))
+        if module.__name__ in _SINK_TARGETS:
+            from . import _sinks
+            _sinks.patch(module)
+        else:
+            from . import _torch
+            _torch.patch(module)
+    except Exception as e:  # never break an import
+        _note("could not wrap %s.load (%r); the pickle audit hook stays on" % (module.__name__, e))
     finally:
         _busy = False
 
@@ -228,8 +236,12 @@ def _boot(default_mode="block"):
             _hook_installed = True
         except Exception as e:  # an existing hook may veto new hooks
             _note("could not add the pickle audit hook (%r)" % (e,))
-        # A .pth line may have imported torch before sitecustomize ran.
+        # A .pth line may have imported torch (or a pickle loader) before
+        # sitecustomize ran.
         if "torch.serialization" in sys.modules:
             _patch_loaded()
+        for name in _SINK_TARGETS:
+            if name in sys.modules:
+                _patch_module(sys.modules[name])
     except Exception as e:
         _note("start-up failed (%r); the guard is not active" % (e,))
