@@ -6,15 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/safehub/safehub/internal/policy"
 	"github.com/safehub/safehub/internal/suggest"
+	"github.com/safehub/safehub/internal/yamlerr"
 )
 
 // MaxConfigBytes bounds the file: a config is a few hundred bytes, so a
@@ -144,21 +143,9 @@ func (c *Config) CheckFiles() error {
 // Line returns the line of a dotted key in the file ("audit_log.path"), or 0.
 func (c *Config) Line(key string) int { return c.lines[key] }
 
-var (
-	reSyntax     = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-	reLine       = regexp.MustCompile(`^line (\d+): (.*)$`)
-	reUnknownKey = regexp.MustCompile(`^field (.+) not found in type config\.(\w+)$`)
-	reDupKey     = regexp.MustCompile(`^mapping key "(.*)" already defined at line (\d+)$`)
-	reUnmarshal  = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `(.*)`)? into (.+)$")
-)
-
 func syntaxError(name string, err error) *Error {
-	msg := err.Error()
-	if m := reSyntax.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &Error{File: name, Line: line, Msg: "YAML syntax: " + m[2]}
-	}
-	return &Error{File: name, Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")}
+	line, msg := yamlerr.Syntax(err)
+	return &Error{File: name, Line: line, Msg: msg}
 }
 
 // Keys of each mapping, for unknown-key messages.
@@ -170,39 +157,35 @@ var (
 // typeError turns one of yaml's "line N: ..." messages into words an admin
 // can act on.
 func typeError(name, msg string) *Error {
-	e := &Error{File: name, Msg: msg}
-	m := reLine.FindStringSubmatch(msg)
-	if m == nil {
-		return e
+	p, ok := yamlerr.Decode(msg)
+	if !ok {
+		return &Error{File: name, Msg: msg}
 	}
-	e.Line, _ = strconv.Atoi(m[1])
-	e.Msg = m[2]
-	switch k := reUnknownKey.FindStringSubmatch(m[2]); {
-	case k != nil:
+	e := &Error{File: name, Line: p.Line, Msg: p.Text}
+	switch {
+	case p.UnknownKey != "":
 		where, known := "at the top level", topKeys
-		if k[2] == "AuditLog" {
+		if p.InType == "AuditLog" {
 			where, known = "in audit_log", auditKeys
 		}
-		e.Msg = fmt.Sprintf("unknown key %q %s", k[1], where)
-		if s := suggest.Closest(k[1], known); s != "" {
+		e.Msg = fmt.Sprintf("unknown key %q %s", p.UnknownKey, where)
+		if s := suggest.Closest(p.UnknownKey, known); s != "" {
 			e.Msg += fmt.Sprintf(" (did you mean %q?)", s)
 		} else {
 			e.Msg += " (known keys: " + strings.Join(known, ", ") + ")"
 		}
-	case reDupKey.MatchString(m[2]):
-		d := reDupKey.FindStringSubmatch(m[2])
-		e.Msg = fmt.Sprintf("key %q appears twice (first at line %s)", d[1], d[2])
-	case reUnmarshal.MatchString(m[2]):
-		u := reUnmarshal.FindStringSubmatch(m[2])
+	case p.DupKey != "":
+		e.Msg = fmt.Sprintf("key %q appears twice (first at line %s)", p.DupKey, p.DupFirstLine)
+	case p.GoType != "":
 		want := map[string]string{"string": "a string", "int": "a whole number",
 			"config.Config":   "a mapping of config keys (listen, upstream, ...)",
-			"config.AuditLog": "a mapping (path, max_size, max_files)"}[u[3]]
+			"config.AuditLog": "a mapping (path, max_size, max_files)"}[p.GoType]
 		if want == "" {
-			want = u[3]
+			want = p.GoType
 		}
-		got := "a " + u[1]
-		if u[2] != "" {
-			got = fmt.Sprintf("%q", u[2])
+		got := "a " + p.Tag
+		if p.Value != "" {
+			got = fmt.Sprintf("%q", p.Value)
 		}
 		e.Msg = fmt.Sprintf("expected %s, got %s", want, got)
 	}

@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/safehub/safehub/internal/suggest"
+	"github.com/safehub/safehub/internal/yamlerr"
 )
 
 // Limits on a policy file. Policy files are written by admins, but the
@@ -117,48 +116,35 @@ func decode(data []byte, name string, raw *rawPolicy) (errs Errors, fatal bool) 
 	return errs, false
 }
 
-var (
-	reSyntax     = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-	reLine       = regexp.MustCompile(`^line (\d+): (.*)$`)
-	reUnknownKey = regexp.MustCompile(`^field (.+) not found in type policy\.(\w+)$`)
-	reDupKey     = regexp.MustCompile(`^mapping key "(.*)" already defined at line (\d+)$`)
-	reUnmarshal  = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `(.*)`)? into (.+)$")
-)
-
 func convertSyntaxError(name string, err error) *Error {
-	msg := err.Error()
-	if m := reSyntax.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &Error{File: name, Line: line, Msg: "YAML syntax: " + m[2]}
-	}
-	return &Error{File: name, Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")}
+	line, msg := yamlerr.Syntax(err)
+	return &Error{File: name, Line: line, Msg: msg}
 }
 
 // convertTypeError rewrites one of yaml's "line N: ..." messages into words
 // an admin can act on.
 func convertTypeError(name, msg string) *Error {
-	e := &Error{File: name, Msg: msg}
-	m := reLine.FindStringSubmatch(msg)
-	if m == nil {
-		return e
+	p, ok := yamlerr.Decode(msg)
+	if !ok {
+		return &Error{File: name, Msg: msg}
 	}
-	e.Line, _ = strconv.Atoi(m[1])
-	e.Msg = m[2]
-	if k := reUnknownKey.FindStringSubmatch(m[2]); k != nil {
-		e.Msg = unknownKeyMessage(k[1], k[2])
-	} else if k := reDupKey.FindStringSubmatch(m[2]); k != nil {
-		e.Msg = fmt.Sprintf("key %q appears twice (first at line %s)", k[1], k[2])
-	} else if k := reUnmarshal.FindStringSubmatch(m[2]); k != nil {
-		got := tagWords[k[1]]
+	e := &Error{File: name, Line: p.Line, Msg: p.Text}
+	switch {
+	case p.UnknownKey != "":
+		e.Msg = unknownKeyMessage(p.UnknownKey, p.InType)
+	case p.DupKey != "":
+		e.Msg = fmt.Sprintf("key %q appears twice (first at line %s)", p.DupKey, p.DupFirstLine)
+	case p.GoType != "":
+		got := tagWords[p.Tag]
 		if got == "" {
-			got = k[1]
+			got = p.Tag
 		}
-		if k[2] != "" {
-			got += fmt.Sprintf(" %q", k[2])
+		if p.Value != "" {
+			got += fmt.Sprintf(" %q", p.Value)
 		}
-		want := typeWords[k[3]]
+		want := typeWords[p.GoType]
 		if want == "" {
-			want = k[3]
+			want = p.GoType
 		}
 		e.Msg = fmt.Sprintf("expected %s, got %s", want, got)
 	}
