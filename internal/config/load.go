@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -77,24 +76,16 @@ func Parse(data []byte, filename string) (*Config, error) {
 	if len(data) > MaxConfigBytes {
 		return nil, Errors{{File: filename, Msg: fmt.Sprintf("file is larger than %d bytes; is it really a safehub config?", MaxConfigBytes)}}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true) // a misspelt key is an error, not a silently ignored setting
-	err := dec.Decode(c)
-	if errors.Is(err, io.EOF) {
-		return c, nil // empty, or only comments: the defaults
+	// Empty, or only comments: the defaults.
+	msgs, syntax, more := yamlerr.Strict(data, c)
+	if syntax != nil {
+		return nil, Errors{syntaxError(filename, syntax)}
 	}
 	var errs Errors
-	var te *yaml.TypeError
-	switch {
-	case errors.As(err, &te):
-		for _, msg := range te.Errors {
-			errs = append(errs, typeError(filename, msg))
-		}
-	case err != nil:
-		return nil, Errors{syntaxError(filename, err)}
+	for _, msg := range msgs {
+		errs = append(errs, typeError(filename, msg))
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+	if more {
 		errs = append(errs, &Error{File: filename, Msg: "only one YAML document is allowed (remove the second '---')"})
 	}
 	if len(errs) > 0 {

@@ -1,8 +1,6 @@
 package policy
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -94,23 +92,15 @@ func Parse(data []byte, filename string) (*Policy, error) {
 // stop decoding, so they are returned together with fatal=false and the
 // values that did decode are validated too; syntax errors are fatal.
 func decode(data []byte, name string, raw *rawPolicy) (errs Errors, fatal bool) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true) // a misspelt key is an error, not silently ignored
-	err := dec.Decode(raw)
-	if errors.Is(err, io.EOF) {
-		return nil, false // empty file or only comments: the default policy
+	// An empty file or only comments decodes nothing: the default policy.
+	msgs, syntax, more := yamlerr.Strict(data, raw)
+	if syntax != nil {
+		return Errors{convertSyntaxError(name, syntax)}, true
 	}
-	var te *yaml.TypeError
-	switch {
-	case errors.As(err, &te):
-		for _, msg := range te.Errors {
-			errs = append(errs, convertTypeError(name, msg))
-		}
-	case err != nil:
-		return Errors{convertSyntaxError(name, err)}, true
+	for _, msg := range msgs {
+		errs = append(errs, convertTypeError(name, msg))
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+	if more {
 		errs = append(errs, &Error{File: name, Msg: "only one YAML document is allowed (remove the second '---')"})
 	}
 	return errs, false

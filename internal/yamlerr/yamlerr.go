@@ -4,9 +4,14 @@
 package yamlerr
 
 import (
+	"bytes"
+	"errors"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 var (
@@ -62,4 +67,28 @@ func Decode(msg string) (p Problem, ok bool) {
 		p.Tag, p.Value, p.GoType = k[1], k[2], k[3]
 	}
 	return p, true
+}
+
+// Strict decodes the single YAML document in data into v, with unknown keys
+// as errors (a misspelt key must not be a silently ignored setting). It
+// returns yaml's "line N: ..." messages for type errors and unknown keys
+// (decoding goes on past them, so every problem is reported at once), a
+// syntax error (fatal: nothing was decoded), and whether another document
+// follows. Empty input, or only comments, decodes nothing and is no error.
+func Strict(data []byte, v any) (typeMsgs []string, syntax error, moreDocs bool) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(v)
+	if errors.Is(err, io.EOF) {
+		return nil, nil, false
+	}
+	var te *yaml.TypeError
+	switch {
+	case errors.As(err, &te):
+		typeMsgs = te.Errors
+	case err != nil:
+		return nil, err, false
+	}
+	var extra yaml.Node
+	return typeMsgs, nil, !errors.Is(dec.Decode(&extra), io.EOF)
 }

@@ -34,3 +34,20 @@ func TestSyntax(t *testing.T) {
 		t.Errorf("Syntax without a line = %d %q", line, msg)
 	}
 }
+
+func TestStrict(t *testing.T) {
+	type cfg struct {
+		A int `yaml:"a"`
+	}
+	var c cfg
+	if msgs, syn, more := Strict([]byte("# only a comment\n"), &c); msgs != nil || syn != nil || more {
+		t.Errorf("empty: %v %v %v", msgs, syn, more)
+	}
+	msgs, syn, more := Strict([]byte("a: 1\nb: 2\n---\na: 3\n"), &c)
+	if syn != nil || !more || len(msgs) != 1 || c.A != 1 {
+		t.Errorf("unknown key and second document: %q %v %v (a=%d)", msgs, syn, more, c.A)
+	}
+	if _, syn, _ := Strict([]byte("a: [1\n"), &c); syn == nil {
+		t.Error("a syntax error was not reported")
+	}
+}
